@@ -1,0 +1,749 @@
+/**
+ * The typed eConnect Identities client: a method per operation of openapi/identities.yaml, all over
+ * one private request core that handles the token, the timeout, aborts and error mapping.
+ */
+import { ApiError, redact } from './errors';
+import { json, jsonWithBase64, multipart, type BuiltBody, type MultipartFile } from './bodies';
+import type { components, operations } from './generated/identities';
+import { OPERATIONS } from './generated/operations';
+import { sniffImageType, toImageBuffer, type ImageInput } from './images';
+import { errorText, httpError, Transport, type RawResponse, type TlsOptions } from './http';
+import { TokenManager } from './token';
+
+type Schemas = components['schemas'];
+export type OperationId = keyof operations;
+
+export type Person = Schemas['Person'];
+export type Alias = Schemas['Alias'];
+export type AliasUpsert = Schemas['AliasUpsert'];
+export type PersonTag = Schemas['PersonTag'];
+export type PersonTagUpsert = Schemas['PersonTagUpsert'];
+export type Note = Schemas['Note'];
+export type NoteUpsert = Schemas['NoteUpsert'];
+export type Address = Schemas['Address'];
+export type AddressUpsert = Schemas['AddressUpsert'];
+export type EntityField = Schemas['EntityField'];
+export type Tag = Schemas['Tag'];
+export type TagRequest = Schemas['TagRequest'];
+export type Detection = Schemas['Detection'];
+export type EdgePerson = Schemas['EdgePerson'];
+export type FaceEdgePublishResponse = Schemas['FaceEdgePublishResponse'];
+export type DetectedFace = Schemas['DetectedFace'];
+export type FaceDetectResponse = Schemas['FaceDetectResponse'];
+export type FaceCompareResponse = Schemas['FaceCompareResponse'];
+export type FaceEnrollResponse = Schemas['FaceEnrollResponse'];
+export type CheckImageReferenceResponse = Schemas['CheckImageReferenceResponse'];
+export type EntityFieldSetting = Schemas['EntityFieldSetting'];
+export type StringFieldSettingRequest = Schemas['StringFieldSettingRequest'];
+export type DatetimeFieldSettingRequest = Schemas['DatetimeFieldSettingRequest'];
+/** The profile without its token: the client keeps the token to itself. */
+export type UserProfile = Omit<Schemas['UserProfile'], 'token'>;
+export type PeopleQuery = NonNullable<operations['queryPeople']['parameters']['query']>;
+
+type PublishOptions = Omit<
+  Schemas['FaceEdgeRecognizeWithOptions'],
+  'expanded' | 'croppedAligned' | 'detectTimeUtc' | 'ianaTimeZone'
+>;
+
+export interface PublishRequest extends Omit<PublishOptions, 'detectorName'> {
+  expanded: ImageInput;
+  detectorName: string;
+  /** Defaults to this host's IANA zone. */
+  ianaTimeZone?: string;
+  /** Defaults to now. */
+  detectTimeUtc?: string | Date;
+  croppedAligned?: ImageInput;
+}
+
+export interface RecognizeRequest {
+  croppedAligned: ImageInput;
+  embeddings?: number[];
+  recognitionModel?: string;
+}
+
+export interface LookupRequest {
+  croppedAligned: ImageInput;
+  /** Sent as the Embeddings file: a Buffer as it is, numbers as little-endian float32. */
+  embeddings?: Buffer | Float32Array | number[];
+  recognitionModel?: string;
+}
+
+export interface EnrollRequest {
+  faceImage: ImageInput;
+  photoReferenceId?: string;
+  /** Add the face to this person instead of creating one. */
+  personId?: string;
+  forceEnrollment?: boolean;
+}
+
+export interface DocumentUpload {
+  personId: string;
+  name: string;
+  description?: string;
+  publicId?: string;
+  /** The file's bytes; a string is stored as UTF-8 text. */
+  file: Buffer | Uint8Array | string | { type: 'Buffer'; data: number[] };
+  fileName?: string;
+  contentType?: string;
+}
+
+export interface BinaryResult {
+  data: Buffer;
+  contentType: string;
+  fileName?: string;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Overrides the client's timeout for this call. */
+  timeoutMs?: number;
+}
+
+export interface ClientOptions {
+  /** Cloud `https://<customer>.econnectcloud.com/identities` or on-prem `https://<host>:5009`. */
+  baseUrl: string;
+  username: string;
+  password: string;
+  /** Per request, including its share of a login. Default 30 s. */
+  timeoutMs?: number;
+  tls?: TlsOptions;
+  maxSockets?: number;
+  /** Images larger than this are refused before upload. Default 15 MiB. */
+  maxImageBytes?: number;
+  /** Renew the token this long before it expires; default a fifth of its lifetime, at most 60 s. */
+  renewBeforeMs?: number;
+  userAgent?: string;
+  /** Called on login, renewal and re-login; texts never hold a secret. */
+  log?: (level: 'debug' | 'warn', message: string) => void;
+}
+
+type JsonResponse<Op extends OperationId> = operations[Op]['responses'] extends {
+  200: { content: { 'application/json': infer R } };
+}
+  ? R
+  : never;
+
+interface RequestSpec {
+  path?: Record<string, string>;
+  query?: Record<string, string | number | boolean | null | undefined>;
+  /** Built again for a replay, so a consumed or mutated body is never resent. */
+  body?: () => BuiltBody;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_MAX_IMAGE_BYTES = 15 * 1024 * 1024;
+
+export function normalizeBaseUrl(baseUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(baseUrl.trim());
+  } catch {
+    throw new ApiError({
+      operation: 'configure',
+      code: 'INVALID_INPUT',
+      message: `server URL "${baseUrl}" is not a URL`,
+    });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ApiError({
+      operation: 'configure',
+      code: 'INVALID_INPUT',
+      message: `server URL must start with https:// (got ${url.protocol})`,
+    });
+  }
+  if (url.username || url.password) {
+    throw new ApiError({
+      operation: 'configure',
+      code: 'INVALID_INPUT',
+      message: 'server URL must not contain credentials',
+    });
+  }
+  if (url.search || url.hash) {
+    throw new ApiError({
+      operation: 'configure',
+      code: 'INVALID_INPUT',
+      message: 'server URL must not contain a query or fragment',
+    });
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function hostTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}
+
+function isoSeconds(value: string | Date | undefined): string {
+  const date = value === undefined ? new Date() : value;
+  return typeof date === 'string' ? date : date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function floatBlob(embeddings: Buffer | Float32Array | number[]): Buffer {
+  if (Buffer.isBuffer(embeddings)) return embeddings;
+  const floats = embeddings instanceof Float32Array ? embeddings : Float32Array.from(embeddings);
+  const out = Buffer.allocUnsafe(floats.length * 4);
+  floats.forEach((value, i) => out.writeFloatLE(value, i * 4));
+  return out;
+}
+
+function fileName(contentDisposition: string | undefined): string | undefined {
+  if (!contentDisposition) return undefined;
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(contentDisposition);
+  if (star?.[1]) return decodeURIComponent(star[1]);
+  return /filename="?([^";]+)"?/i.exec(contentDisposition)?.[1];
+}
+
+/** Whatever shape the server gives the token in: `{token}`, `{accessToken}`, `{access_token}` or a bare string. */
+function tokenFrom(data: Buffer): string | undefined {
+  const text = data.toString('utf8').trim();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // A bare token, not JSON.
+  }
+  if (typeof body === 'object' && body !== null) {
+    const record = body as Record<string, unknown>;
+    body = record.token ?? record.accessToken ?? record.access_token ?? record.jwt;
+  }
+  return typeof body === 'string' && /^[\w-]+\.[\w-]+\.[\w-]*$/.test(body) ? body : undefined;
+}
+
+export class IdentitiesClient {
+  readonly baseUrl: string;
+  private readonly transport: Transport;
+  private readonly tokens: TokenManager;
+  private readonly timeoutMs: number;
+  private readonly maxImageBytes: number;
+  private readonly inflight = new Set<AbortController>();
+  private closed = false;
+
+  constructor(private readonly options: ClientOptions) {
+    this.baseUrl = normalizeBaseUrl(options.baseUrl);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.maxImageBytes = options.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES;
+    this.transport = new Transport({
+      tls: options.tls,
+      maxSockets: options.maxSockets,
+      userAgent: options.userAgent,
+    });
+    this.tokens = new TokenManager(
+      { login: () => this.authenticate(), renew: (token) => this.renewToken(token) },
+      { renewBeforeMs: options.renewBeforeMs },
+    );
+  }
+
+  /** Logs in now (a fresh token), e.g. to test a configuration. */
+  async login(): Promise<void> {
+    this.tokens.clear();
+    await this.tokens.get();
+  }
+
+  /** Aborts every request in flight with a CLOSED error and frees the sockets. */
+  close(): void {
+    this.closed = true;
+    for (const controller of this.inflight) {
+      controller.abort(new ApiError({ operation: 'request', code: 'CLOSED', message: 'client closed' }));
+    }
+    this.inflight.clear();
+    this.tokens.clear();
+    this.transport.close();
+  }
+
+  // ---- Authentication & users ----
+
+  async getUserProfile(options?: CallOptions): Promise<UserProfile> {
+    const { token: _token, ...profile } = await this.json('getUserProfile', {}, options);
+    return profile;
+  }
+
+  // ---- Face edge ----
+
+  async publishWithResponse(
+    request: PublishRequest,
+    options?: CallOptions,
+  ): Promise<FaceEdgePublishResponse> {
+    return this.json(
+      'publishWithResponse',
+      { body: this.publishBody('publishWithResponse', request) },
+      options,
+    );
+  }
+
+  async publish(request: PublishRequest, options?: CallOptions): Promise<void> {
+    await this.call('publish', { body: this.publishBody('publish', request) }, options);
+  }
+
+  /** The matched person, or null when the image holds no face or nobody matched (the API's 404). */
+  async recognize(request: RecognizeRequest, options?: CallOptions): Promise<EdgePerson | null> {
+    const croppedAligned = this.image('recognize', 'croppedAligned', request.croppedAligned);
+    const { embeddings, recognitionModel } = request;
+    return this.jsonOrNull(
+      'recognize',
+      { body: () => jsonWithBase64({ embeddings, recognitionModel }, { croppedAligned }) },
+      options,
+    );
+  }
+
+  /** The matched person, or null when the image holds no face or nobody matched (the API's 404). */
+  async lookup(request: LookupRequest, options?: CallOptions): Promise<EdgePerson | null> {
+    const face = this.image('lookup', 'croppedAligned', request.croppedAligned);
+    const png = sniffImageType(face) === 'image/png';
+    const cropped: MultipartFile = {
+      data: face,
+      fileName: png ? 'cropped-aligned.png' : 'cropped-aligned.jpg',
+      contentType: png ? 'image/png' : 'image/jpeg',
+    };
+    const embeddings = request.embeddings && {
+      data: floatBlob(request.embeddings),
+      fileName: 'embeddings.bin',
+      contentType: 'application/octet-stream',
+    };
+    return this.jsonOrNull(
+      'lookup',
+      {
+        body: () =>
+          multipart({
+            CroppedAligned: cropped,
+            Embeddings: embeddings,
+            RecognitionModel: request.recognitionModel,
+          }),
+      },
+      options,
+    );
+  }
+
+  // ---- Face recognition ----
+
+  async faceDetect(request: { image: ImageInput }, options?: CallOptions): Promise<FaceDetectResponse> {
+    const image = this.image('faceDetect', 'image', request.image);
+    return this.json('faceDetect', { body: () => jsonWithBase64({}, { image }) }, options);
+  }
+
+  async faceEnroll(request: EnrollRequest, options?: CallOptions): Promise<FaceEnrollResponse> {
+    const faceImage = this.image('faceEnroll', 'faceImage', request.faceImage);
+    const { photoReferenceId, personId, forceEnrollment } = request;
+    return this.json(
+      'faceEnroll',
+      {
+        query: { personId, forceEnrollment },
+        body: () => jsonWithBase64({ photoReferenceId }, { faceImage }),
+      },
+      options,
+    );
+  }
+
+  async faceCompare(
+    request: { image1: ImageInput; image2: ImageInput },
+    options?: CallOptions,
+  ): Promise<FaceCompareResponse> {
+    const image1 = this.image('faceCompare', 'image1', request.image1);
+    const image2 = this.image('faceCompare', 'image2', request.image2);
+    return this.json('faceCompare', { body: () => jsonWithBase64({}, { image1, image2 }) }, options);
+  }
+
+  async checkImageReference(
+    referenceId: string,
+    options?: CallOptions,
+  ): Promise<CheckImageReferenceResponse> {
+    return this.json('checkImageReference', { path: { referenceId } }, options);
+  }
+
+  // ---- People ----
+
+  async queryPeople(query: PeopleQuery = {}, options?: CallOptions): Promise<Person[]> {
+    return this.json('queryPeople', { query }, options);
+  }
+
+  async getPerson(personId: string, options?: CallOptions): Promise<Person> {
+    return this.json('getPerson', { path: { personId } }, options);
+  }
+
+  async getAliases(personId: string, options?: CallOptions): Promise<Alias[]> {
+    return this.json('getAliases', { path: { personId } }, options);
+  }
+
+  async upsertAlias(personId: string, alias: AliasUpsert, options?: CallOptions): Promise<Alias> {
+    return this.json('upsertAlias', { path: { personId }, body: () => json(alias) }, options);
+  }
+
+  async deleteAlias(personId: string, aliasId: string, options?: CallOptions): Promise<void> {
+    await this.call('deleteAlias', { path: { personId }, query: { aliasId } }, options);
+  }
+
+  async getPersonTags(personId: string, options?: CallOptions): Promise<PersonTag[]> {
+    return this.json('getPersonTags', { path: { personId } }, options);
+  }
+
+  async upsertPersonTag(personId: string, tag: PersonTagUpsert, options?: CallOptions): Promise<PersonTag> {
+    return this.json('upsertPersonTag', { path: { personId }, body: () => json(tag) }, options);
+  }
+
+  async deletePersonTag(personId: string, tagId: string, options?: CallOptions): Promise<void> {
+    await this.call('deletePersonTag', { path: { personId }, query: { tagId } }, options);
+  }
+
+  async getNotes(personId: string, options?: CallOptions): Promise<Note[]> {
+    return this.json('getNotes', { path: { personId } }, options);
+  }
+
+  async upsertNote(personId: string, note: NoteUpsert, options?: CallOptions): Promise<Note> {
+    return this.json('upsertNote', { path: { personId }, body: () => json(note) }, options);
+  }
+
+  async deleteNote(personId: string, noteId: string, options?: CallOptions): Promise<void> {
+    await this.call('deleteNote', { path: { personId }, query: { noteId } }, options);
+  }
+
+  async upsertAddress(personId: string, address: AddressUpsert, options?: CallOptions): Promise<Address> {
+    return this.json('upsertAddress', { path: { personId }, body: () => json(address) }, options);
+  }
+
+  async getEntityFields(personId: string, options?: CallOptions): Promise<EntityField[]> {
+    return this.json('getEntityFields', { path: { personId } }, options);
+  }
+
+  async upsertEntityField(personId: string, field: EntityField, options?: CallOptions): Promise<EntityField> {
+    return this.json('upsertEntityField', { path: { personId }, body: () => json(field) }, options);
+  }
+
+  async deleteEntityField(personId: string, name: string, options?: CallOptions): Promise<void> {
+    await this.call('deleteEntityField', { path: { personId }, query: { name } }, options);
+  }
+
+  async getEnrollmentPhoto(faceId: string, options?: CallOptions): Promise<BinaryResult> {
+    return this.binary('getEnrollmentPhoto', { path: { faceId } }, options);
+  }
+
+  async getDetectionPhoto(faceId: string, detectionId: string, options?: CallOptions): Promise<BinaryResult> {
+    return this.binary('getDetectionPhoto', { path: { faceId, detectionId } }, options);
+  }
+
+  async uploadFileDocument(upload: DocumentUpload, options?: CallOptions): Promise<void> {
+    const data = this.documentBytes(upload.file);
+    const file: MultipartFile = {
+      data,
+      fileName: upload.fileName || 'document',
+      contentType: upload.contentType || sniffImageType(data) || 'application/octet-stream',
+    };
+    const { personId, name, description, publicId } = upload;
+    await this.call(
+      'uploadFileDocument',
+      { body: () => multipart({ personId, name, description, publicId, file }) },
+      options,
+    );
+  }
+
+  async downloadFileDocument(
+    personId: string,
+    documentId: string,
+    options?: CallOptions,
+  ): Promise<BinaryResult> {
+    return this.binary('downloadFileDocument', { path: { personId, documentId } }, options);
+  }
+
+  async getDetectionsByFace(faceId: string, options?: CallOptions): Promise<Detection[]> {
+    return this.json('getDetectionsByFace', { path: { faceId } }, options);
+  }
+
+  async getDetectionsByPerson(personId: string, options?: CallOptions): Promise<Detection[]> {
+    return this.json('getDetectionsByPerson', { path: { personId } }, options);
+  }
+
+  // ---- Tags ----
+
+  async listTags(options?: CallOptions): Promise<Tag[]> {
+    return this.json('listTags', {}, options);
+  }
+
+  async createTag(tag: TagRequest, options?: CallOptions): Promise<Tag> {
+    return this.json('createTag', { body: () => json(tag) }, options);
+  }
+
+  async getTag(tagId: string, options?: CallOptions): Promise<Tag> {
+    return this.json('getTag', { path: { tagId } }, options);
+  }
+
+  async updateTag(tagId: string, tag: TagRequest, options?: CallOptions): Promise<Tag> {
+    return this.json('updateTag', { path: { tagId }, body: () => json(tag) }, options);
+  }
+
+  async deleteTag(tagId: string, options?: CallOptions): Promise<void> {
+    await this.call('deleteTag', { path: { tagId } }, options);
+  }
+
+  // ---- Entity field settings ----
+
+  async setStringFieldSetting(
+    entityType: string,
+    fieldId: string,
+    setting: StringFieldSettingRequest,
+    options?: CallOptions,
+  ): Promise<EntityFieldSetting> {
+    return this.json(
+      'setStringFieldSetting',
+      { path: { entityType, fieldId }, body: () => json(setting) },
+      options,
+    );
+  }
+
+  async setDatetimeFieldSetting(
+    entityType: string,
+    fieldId: string,
+    setting: DatetimeFieldSettingRequest,
+    options?: CallOptions,
+  ): Promise<EntityFieldSetting> {
+    return this.json(
+      'setDatetimeFieldSetting',
+      { path: { entityType, fieldId }, body: () => json(setting) },
+      options,
+    );
+  }
+
+  // ---- The request core ----
+
+  private image(operation: OperationId, field: string, value: unknown): Buffer {
+    return toImageBuffer(operation, field, value, { maxBytes: this.maxImageBytes });
+  }
+
+  private documentBytes(file: DocumentUpload['file']): Buffer {
+    if (typeof file === 'string') return Buffer.from(file, 'utf8');
+    if (Buffer.isBuffer(file)) return file;
+    if (file instanceof Uint8Array) return Buffer.from(file.buffer, file.byteOffset, file.byteLength);
+    if (file && file.type === 'Buffer' && Array.isArray(file.data)) return Buffer.from(file.data);
+    throw new ApiError({
+      operation: 'uploadFileDocument',
+      code: 'INVALID_INPUT',
+      message: 'file must be a Buffer or a string',
+    });
+  }
+
+  private publishBody(
+    operation: 'publish' | 'publishWithResponse',
+    request: PublishRequest,
+  ): () => BuiltBody {
+    const { expanded, croppedAligned, detectTimeUtc, ianaTimeZone, ...rest } = request;
+    const images = {
+      expanded: this.image(operation, 'expanded', expanded),
+      croppedAligned:
+        croppedAligned === undefined ? undefined : this.image(operation, 'croppedAligned', croppedAligned),
+    };
+    const fields = {
+      ...rest,
+      ianaTimeZone: ianaTimeZone || hostTimeZone(),
+      detectTimeUtc: isoSeconds(detectTimeUtc),
+    };
+    return () => jsonWithBase64(fields, images);
+  }
+
+  private async json<Op extends OperationId>(
+    operation: Op,
+    spec: RequestSpec,
+    options?: CallOptions,
+  ): Promise<JsonResponse<Op>> {
+    return this.parseJson(operation, await this.call(operation, spec, options));
+  }
+
+  private async jsonOrNull<Op extends OperationId>(
+    operation: Op,
+    spec: RequestSpec,
+    options?: CallOptions,
+  ): Promise<JsonResponse<Op> | null> {
+    try {
+      return await this.json(operation, spec, options);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
+  private async binary(
+    operation: OperationId,
+    spec: RequestSpec,
+    options?: CallOptions,
+  ): Promise<BinaryResult> {
+    const response = await this.call(operation, spec, options);
+    const contentType = response.headers['content-type']?.split(';')[0]?.trim() || 'application/octet-stream';
+    const name = fileName(response.headers['content-disposition']);
+    return name === undefined
+      ? { data: response.data, contentType }
+      : { data: response.data, contentType, fileName: name };
+  }
+
+  private parseJson<T>(operation: OperationId, response: RawResponse): T {
+    try {
+      return JSON.parse(response.data.toString('utf8')) as T;
+    } catch {
+      throw new ApiError({
+        operation,
+        code: 'INVALID_RESPONSE',
+        status: response.status,
+        message: `expected JSON, got ${response.data.length} bytes of ${response.headers['content-type'] ?? 'unknown type'}`,
+      });
+    }
+  }
+
+  private url(operation: OperationId, spec: RequestSpec): string {
+    const path = OPERATIONS[operation].path.replace(/\{(\w+)\}/g, (_, name: string) => {
+      const value = spec.path?.[name];
+      if (typeof value !== 'string' || value.trim() === '') {
+        throw new ApiError({ operation, code: 'INVALID_INPUT', message: `${name} is missing or empty` });
+      }
+      // Percent-encoded, so an id like "../Tags" or "a/b?c" stays one path segment.
+      return encodeURIComponent(value);
+    });
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(spec.query ?? {})) {
+      if (value !== undefined && value !== null && value !== '') query.append(name, String(value));
+    }
+    const search = query.toString();
+    return `${this.baseUrl}${path}${search ? `?${search}` : ''}`;
+  }
+
+  /** Sends one operation: token, timeout, abort, one re-login and replay on a 401, error mapping. */
+  private async call(
+    operation: OperationId,
+    spec: RequestSpec,
+    options: CallOptions = {},
+  ): Promise<RawResponse> {
+    if (this.closed) throw new ApiError({ operation, code: 'CLOSED', message: 'client closed' });
+    const url = this.url(operation, spec);
+    const info = OPERATIONS[operation];
+    return this.withSignal(operation, options, async (signal) => {
+      const send = (token: string | undefined) =>
+        this.transport.send({ operation, method: info.method, url, token, body: spec.body?.(), signal });
+      if (info.permissions === null) return this.checked(operation, await send(undefined));
+
+      const token = await abortable(this.tokens.get(), signal);
+      let response = await send(token);
+      if (response.status === 401) {
+        this.options.log?.('debug', `${operation}: token rejected (HTTP 401), logging in again`);
+        this.tokens.invalidate(token);
+        response = await send(await abortable(this.tokens.get(), signal));
+        if (response.status === 401) {
+          throw new ApiError({
+            operation,
+            code: 'AUTH_FAILED',
+            status: 401,
+            message: `the server rejected a freshly obtained token (HTTP 401${this.detail(response)})`,
+          });
+        }
+      }
+      return this.checked(operation, response);
+    });
+  }
+
+  private detail(response: RawResponse): string {
+    const text = errorText(response.data);
+    return text ? `: ${this.scrub(text)}` : '';
+  }
+
+  private checked(operation: OperationId, response: RawResponse): RawResponse {
+    if (response.status >= 200 && response.status < 300) return response;
+    throw httpError(operation, response, (text) => this.scrub(text));
+  }
+
+  private scrub(text: string): string {
+    return redact(text, [this.options.password, this.tokens.current]);
+  }
+
+  /** Runs `work` under a signal that fires on the caller's abort, the timeout, or close(). */
+  private async withSignal<T>(
+    operation: OperationId,
+    options: CallOptions,
+    work: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const controller = new AbortController();
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const timer = setTimeout(
+      () =>
+        controller.abort(
+          new ApiError({ operation, code: 'TIMEOUT', message: `no answer within ${timeoutMs} ms` }),
+        ),
+      timeoutMs,
+    );
+    const onAbort = () =>
+      controller.abort(new ApiError({ operation, code: 'ABORTED', message: 'request aborted' }));
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    this.inflight.add(controller);
+    try {
+      return await work(controller.signal);
+    } catch (err) {
+      if (err instanceof ApiError) {
+        // A failure that carries another operation's name (a login under this request) keeps its code.
+        // A failure of the login under this request is reported as this request's, saying so.
+        throw err.operation === operation ? err : new ApiError({ ...err, operation, message: err.message });
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      this.inflight.delete(controller);
+    }
+  }
+
+  private async authenticate(): Promise<string> {
+    this.options.log?.('debug', 'logging in');
+    const { username, password } = this.options;
+    const response = await this.withSignal('authenticate', {}, (signal) =>
+      this.transport.send({
+        operation: 'authenticate',
+        method: OPERATIONS.authenticate.method,
+        url: this.url('authenticate', {}),
+        body: json({ username, password }),
+        signal,
+      }),
+    );
+    if (response.status === 401 || response.status === 403) {
+      throw new ApiError({
+        operation: 'authenticate',
+        code: 'AUTH_FAILED',
+        status: response.status,
+        message: `wrong username or password for user "${username}" (HTTP ${response.status})`,
+      });
+    }
+    const token = tokenFrom(this.checked('authenticate', response).data);
+    if (!token) {
+      throw new ApiError({
+        operation: 'authenticate',
+        code: 'INVALID_RESPONSE',
+        status: response.status,
+        message: 'no token in the response',
+      });
+    }
+    return token;
+  }
+
+  private async renewToken(current: string): Promise<string> {
+    this.options.log?.('debug', 'renewing the token');
+    const response = await this.withSignal('renewToken', {}, (signal) =>
+      this.transport.send({
+        operation: 'renewToken',
+        method: 'GET',
+        url: this.url('renewToken', {}),
+        token: current,
+        signal,
+      }),
+    );
+    const token = tokenFrom(this.checked('renewToken', response).data);
+    if (!token) {
+      throw new ApiError({
+        operation: 'renewToken',
+        code: 'INVALID_RESPONSE',
+        status: response.status,
+        message: 'no token in the response',
+      });
+    }
+    return token;
+  }
+}
+
+/** Waits for a shared promise (a login other callers wait for too) unless this caller's signal fires first. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

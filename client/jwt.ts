@@ -1,0 +1,40 @@
+/**
+ * Reads the timing claims of a JWT without verifying it: the client only needs to know when to renew,
+ * the server does the verifying.
+ */
+
+export interface TokenTiming {
+  /** Seconds since the epoch, from the `exp` claim. */
+  exp?: number;
+  /** Seconds since the epoch, from the `iat` claim. */
+  iat?: number;
+}
+
+export function decodeTokenTiming(token: string): TokenTiming {
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts[1] === undefined) return {};
+  let claims: unknown;
+  try {
+    claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+  } catch {
+    return {};
+  }
+  if (typeof claims !== 'object' || claims === null) return {};
+  const { exp, iat } = claims as Record<string, unknown>;
+  return {
+    exp: typeof exp === 'number' && Number.isFinite(exp) ? exp : undefined,
+    iat: typeof iat === 'number' && Number.isFinite(iat) ? iat : undefined,
+  };
+}
+
+/**
+ * When the token expires on this machine's clock. With `iat` present the lifetime is measured from
+ * when the token arrived, so a gateway whose clock is off by minutes still renews in time.
+ */
+export function localExpiry(timing: TokenTiming, receivedAtMs: number): number | undefined {
+  if (timing.exp === undefined) return undefined;
+  if (timing.iat !== undefined && timing.exp > timing.iat) {
+    return receivedAtMs + (timing.exp - timing.iat) * 1000;
+  }
+  return timing.exp * 1000;
+}
