@@ -1,0 +1,34 @@
+/** authenticate, renewToken and the user profile. */
+import type { Services } from '../services';
+import { HttpError, userOf, type Handler } from '../http';
+
+export function authHandlers(
+  services: Services,
+): Record<'authenticate' | 'renewToken' | 'getUserProfile', Handler> {
+  const tokenReply = (username: string) => {
+    const token = services.tokens.issue(username);
+    const expiration = new Date(Date.now() + services.tokens.lifetimeSeconds * 1000).toISOString();
+    return { json: { token, expiration } };
+  };
+  return {
+    authenticate: (ctx) => {
+      const { username, password } = ctx.body as { username: string; password: string };
+      const user = services.users.authenticate(username, password);
+      if (!user) throw new HttpError(401, 'Invalid username or password');
+      return tokenReply(user.username);
+    },
+    renewToken: (ctx) => tokenReply(userOf(ctx).username),
+    getUserProfile: (ctx) => {
+      const user = userOf(ctx);
+      return {
+        json: {
+          userName: user.username,
+          email: user.email,
+          roles: user.roles,
+          permissions: [...user.permissions].sort(),
+          token: ctx.token,
+        },
+      };
+    },
+  };
+}

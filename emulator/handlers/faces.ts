@@ -1,0 +1,267 @@
+/** The face edge and face recognition operations: where images meet the engine and the store. */
+import { randomUUID } from 'node:crypto';
+import sharp from 'sharp';
+import type { components } from '../../client/generated/identities';
+import { euclideanDistance, ImageDecodeError, matchConfidence, type EngineFace } from '../engine/engine';
+import { HttpError, image, file, pathParam, userOf, type Handler, type RequestContext } from '../http';
+import type { Services } from '../services';
+import type { FaceRecord } from '../store';
+import { hasAny } from '../users';
+import { edgePersonView, faceEdgePersonView } from '../views';
+
+type Schemas = components['schemas'];
+type PublishBody = Omit<Schemas['FaceEdgeRecognizeWithOptions'], 'expanded' | 'croppedAligned'>;
+
+const DESCRIPTOR_LENGTH = 128;
+
+type FaceOperation =
+  | 'publishWithResponse'
+  | 'publish'
+  | 'recognize'
+  | 'lookup'
+  | 'faceDetect'
+  | 'faceEnroll'
+  | 'faceCompare'
+  | 'checkImageReference';
+
+/** Runs the engine; an image it cannot decode is the caller's mistake, named by its field. */
+async function engineCall<T>(field: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof ImageDecodeError)
+      throw new HttpError(400, `${field} is not a decodable JPEG or PNG image`);
+    throw err;
+  }
+}
+
+function checkDescriptor(field: string, values: ArrayLike<number>): Float32Array {
+  if (values.length !== DESCRIPTOR_LENGTH || !Array.from(values).every(Number.isFinite)) {
+    throw new HttpError(
+      400,
+      `${field} must hold ${DESCRIPTOR_LENGTH} finite numbers, got ${values.length} values`,
+    );
+  }
+  return Float32Array.from(values);
+}
+
+/** lookup's Embeddings file: little-endian float32 values. */
+function embeddingsFile(data: Buffer): Float32Array {
+  if (data.length !== DESCRIPTOR_LENGTH * 4) {
+    throw new HttpError(
+      400,
+      `Embeddings must be ${DESCRIPTOR_LENGTH} little-endian float32 values (${DESCRIPTOR_LENGTH * 4} bytes), got ${data.length} bytes`,
+    );
+  }
+  const values = new Float32Array(DESCRIPTOR_LENGTH);
+  for (let i = 0; i < DESCRIPTOR_LENGTH; i++) values[i] = data.readFloatLE(i * 4);
+  return checkDescriptor('Embeddings', values);
+}
+
+async function asJpeg(bytes: Buffer): Promise<Buffer> {
+  return bytes[0] === 0xff ? bytes : sharp(bytes).jpeg({ quality: 90 }).toBuffer();
+}
+
+export function faceHandlers(services: Services): Record<FaceOperation, Handler> {
+  const { store, engine } = services;
+  const threshold = engine.matchThreshold;
+
+  /** The face a descriptor belongs to: an enrolled or previously seen one, else a new unknown face. */
+  const identify = (descriptor: Float32Array): FaceRecord =>
+    store.nearestFace(descriptor, threshold, false)?.face ??
+    store.addFace({
+      personId: null,
+      descriptor: Array.from(descriptor),
+      photoReferenceId: null,
+      enrollDetectId: null,
+    });
+
+  /** The person matching a cropped face or embeddings, or a 404 as the docs give it. */
+  const matchCropped = async (field: string, face: Buffer, embeddings: Float32Array | undefined) => {
+    let descriptor = embeddings;
+    if (!descriptor) {
+      const described = await engineCall(field, () => engine.describeCropped(face));
+      if (!described) throw new HttpError(404, 'No face found in the image');
+      descriptor = described.descriptor;
+    }
+    const match = store.nearestFace(descriptor, threshold, true);
+    if (!match?.face.personId) throw new HttpError(404, 'No person matched the face');
+    return { json: edgePersonView(store, store.person(match.face.personId), match.face.faceId) };
+  };
+
+  const publishFaces = async (ctx: RequestContext): Promise<Schemas['DetectedFace'][]> => {
+    const body = ctx.body as PublishBody;
+    const photo = image(ctx, 'expanded');
+    const found = await engineCall('expanded', () => engine.detect(photo));
+    const faces: EngineFace[] = body.largestFaceOnly ? found.slice(0, 1) : found;
+    const callerDescriptor = body.embeddings && checkDescriptor('embeddings', body.embeddings);
+    const user = userOf(ctx);
+    const allowed = (name: string) => hasAny(user, ctx.route.includePermissions[name] ?? []);
+    const sections = {
+      names: !!body.includeNames && allowed('includeNames'),
+      addresses: !!body.includeAddresses && allowed('includeAddresses'),
+      tags: !!body.includeTags && allowed('includeTags'),
+      fields: !!body.includeFields && allowed('includeFields'),
+    };
+    const now = Date.now();
+    return faces.map((face, index) => {
+      // Caller embeddings describe the dominant face, which the engine lists first.
+      const known = identify(index === 0 && callerDescriptor ? callerDescriptor : face.descriptor);
+      const duplicate = body.allowDoubleDetection
+        ? undefined
+        : store.detectionsWhere(
+            (d) =>
+              d.faceId === known.faceId &&
+              d.detectorName === body.detectorName &&
+              now - d.recordedAtMs < services.duplicateWindowMs,
+          )[0];
+      const detectId = duplicate?.detectId ?? randomUUID();
+      if (!duplicate) {
+        store.addDetection(
+          {
+            detectId,
+            faceId: known.faceId,
+            personId: known.personId,
+            detectorName: body.detectorName,
+            ianaTimeZone: body.ianaTimeZone,
+            detectTimeUtc: body.detectTimeUtc,
+            confidence: face.confidence,
+            faceQuality: face.quality,
+            boundingBox: face.box,
+            recordedAtMs: now,
+          },
+          photo,
+        );
+      }
+      const detected: Schemas['DetectedFace'] = {
+        faceId: known.faceId,
+        detectId,
+        confidence: face.confidence,
+        faceQuality: face.quality,
+        boundingBox: face.box,
+      };
+      if (body.includePerson && known.personId) {
+        detected.person = faceEdgePersonView(store, store.person(known.personId), sections);
+      }
+      return detected;
+    });
+  };
+
+  return {
+    publishWithResponse: async (ctx) => ({ json: { detectedFaces: await publishFaces(ctx) } }),
+
+    publish: (ctx) => {
+      // Fire-and-forget: the caller is answered before recognition runs, and never hears of its outcome.
+      publishFaces(ctx).catch((err: unknown) =>
+        services.log(`publish: ${err instanceof Error ? err.message : String(err)}`),
+      );
+      return { empty: true };
+    },
+
+    recognize: (ctx) => {
+      const { embeddings } = ctx.body as Schemas['FaceEdgeRecognizeRequest'];
+      return matchCropped(
+        'croppedAligned',
+        image(ctx, 'croppedAligned'),
+        embeddings && checkDescriptor('embeddings', embeddings),
+      );
+    },
+
+    lookup: (ctx) => {
+      const embeddings = ctx.files.Embeddings;
+      return matchCropped(
+        'CroppedAligned',
+        file(ctx, 'CroppedAligned').data,
+        embeddings && embeddingsFile(embeddings.data),
+      );
+    },
+
+    faceDetect: async (ctx) => {
+      const faces = await engineCall('image', () => engine.detect(image(ctx, 'image')));
+      const detections = faces.map((face) => {
+        const match = store.nearestFace(face.descriptor, threshold, true);
+        return {
+          faceId: match?.face.faceId ?? randomUUID(),
+          personId: match?.face.personId ?? null,
+          confidence: face.confidence,
+          quality: face.quality,
+          boundingBox: face.box,
+        };
+      });
+      return { json: { detections } };
+    },
+
+    faceEnroll: async (ctx) => {
+      const { personId, forceEnrollment } = ctx.query as { personId?: string; forceEnrollment?: boolean };
+      const { photoReferenceId } = ctx.body as Schemas['FaceEnrollRequest'];
+      const faceImage = image(ctx, 'faceImage');
+      const person = personId ? store.person(personId) : store.createPerson();
+      try {
+        const [face] = await engineCall('faceImage', () => engine.detect(faceImage));
+        if (!face) throw new HttpError(500, 'Image rejected: no face found');
+        if (face.quality < services.minEnrollQuality && !forceEnrollment) {
+          throw new HttpError(
+            500,
+            `Image rejected: face quality ${face.quality.toFixed(2)} is below ${services.minEnrollQuality} (forceEnrollment overrides)`,
+          );
+        }
+        const enrollDetectId = randomUUID();
+        const photo = await asJpeg(faceImage);
+        const record = store.addFace(
+          {
+            personId: person.personId,
+            descriptor: Array.from(face.descriptor),
+            photoReferenceId: photoReferenceId ?? null,
+            enrollDetectId,
+          },
+          photo,
+        );
+        const now = new Date();
+        store.addDetection(
+          {
+            detectId: enrollDetectId,
+            faceId: record.faceId,
+            personId: person.personId,
+            detectorName: 'enrollment',
+            ianaTimeZone: 'UTC',
+            detectTimeUtc: now.toISOString(),
+            confidence: face.confidence,
+            faceQuality: face.quality,
+            boundingBox: face.box,
+            recordedAtMs: now.getTime(),
+          },
+          photo,
+        );
+        return { json: { personId: person.personId } };
+      } catch (err) {
+        if (!personId) store.deletePerson(person.personId);
+        throw err;
+      }
+    },
+
+    faceCompare: async (ctx) => {
+      const describe = async (field: 'image1' | 'image2') => {
+        const [face] = await engineCall(field, () => engine.detect(image(ctx, field)));
+        if (!face) throw new HttpError(400, `${field} has no face`);
+        return face.descriptor;
+      };
+      const [first, second] = await Promise.all([describe('image1'), describe('image2')]);
+      const distance = euclideanDistance(first, second);
+      return {
+        json: {
+          match: distance <= threshold,
+          confidence: Number(matchConfidence(distance, threshold).toFixed(4)),
+        },
+      };
+    },
+
+    checkImageReference: (ctx) => {
+      const face = store.faceByReference(pathParam(ctx, 'referenceId'));
+      return {
+        json: face
+          ? { exists: true, faceId: face.faceId, detectId: face.enrollDetectId }
+          : { exists: false, faceId: null, detectId: null },
+      };
+    },
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * Users and roles from a config file (emulator/users.json by default), with the documented
+ * permission names. A permission the contract does not know is a typo and stops the emulator.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Route } from './contract';
+
+export const DEFAULT_USERS_FILE = path.join(__dirname, 'users.json');
+
+export interface User {
+  username: string;
+  email: string | null;
+  roles: string[];
+  permissions: ReadonlySet<string>;
+}
+
+interface UsersFile {
+  roles: Record<string, { permissions: 'all' | string[] }>;
+  users: { username: string; password: string; email?: string; roles: string[] }[];
+}
+
+/** Every permission name the contract mentions. */
+export function knownPermissions(routes: readonly Route[]): Set<string> {
+  const names = new Set<string>();
+  for (const route of routes) {
+    for (const name of route.permissions ?? []) names.add(name);
+    for (const list of Object.values(route.includePermissions)) for (const name of list) names.add(name);
+  }
+  return names;
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+export class UserDirectory {
+  private readonly users = new Map<string, { password: Buffer; user: User }>();
+
+  constructor(file: string, known: ReadonlySet<string>) {
+    const config = JSON.parse(readFileSync(file, 'utf8')) as UsersFile;
+    for (const entry of config.users) {
+      const permissions = new Set<string>();
+      for (const roleName of entry.roles) {
+        const role = config.roles[roleName];
+        if (!role) throw new Error(`${file}: user ${entry.username} has an unknown role ${roleName}`);
+        for (const name of role.permissions === 'all' ? known : role.permissions) {
+          if (!known.has(name))
+            throw new Error(`${file}: role ${roleName} has an unknown permission "${name}"`);
+          permissions.add(name);
+        }
+      }
+      this.users.set(entry.username.toLowerCase(), {
+        password: digest(entry.password),
+        user: { username: entry.username, email: entry.email ?? null, roles: entry.roles, permissions },
+      });
+    }
+  }
+
+  /** The user these credentials belong to, or undefined; compared in constant time. */
+  authenticate(username: string, password: string): User | undefined {
+    const entry = this.users.get(username.toLowerCase());
+    const matches = timingSafeEqual(digest(password), entry?.password ?? digest(`${password}\0`));
+    return entry && matches ? entry.user : undefined;
+  }
+
+  get(username: string): User | undefined {
+    return this.users.get(username.toLowerCase())?.user;
+  }
+
+  list(): User[] {
+    return [...this.users.values()].map((entry) => entry.user);
+  }
+}
+
+export function hasAny(user: User, permissions: readonly string[]): boolean {
+  return permissions.length === 0 || permissions.some((name) => user.permissions.has(name));
+}
