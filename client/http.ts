@@ -164,7 +164,7 @@ export function errorText(data: Buffer): string | undefined {
   return text.startsWith('<') ? undefined : text.slice(0, 300);
 }
 
-/** `scrub` removes secrets from the server's text, which the client does not control. */
+/** `scrub` removes secrets from what the server said (its body, a Location), which the client does not control. */
 export function httpError(
   operation: string,
   response: RawResponse,
@@ -172,8 +172,7 @@ export function httpError(
 ): ApiError {
   const status = response.status;
   const code = codeForStatus(status);
-  const text = errorText(response.data);
-  const detail = text && scrub(text);
+  const detail = errorText(response.data);
   const base = detail ? `HTTP ${status}: ${detail}` : `HTTP ${status}`;
   const message =
     code === 'REDIRECT'
@@ -183,7 +182,7 @@ export function httpError(
     operation,
     code,
     status,
-    message,
+    message: scrub(message),
     retryAfterMs: parseRetryAfter(response.headers['retry-after']),
   });
 }

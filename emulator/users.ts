@@ -40,16 +40,20 @@ export class UserDirectory {
 
   constructor(file: string, known: ReadonlySet<string>) {
     const config = JSON.parse(readFileSync(file, 'utf8')) as UsersFile;
+    const roles = new Map<string, readonly string[]>();
+    for (const [roleName, role] of Object.entries(config.roles)) {
+      const names = role.permissions === 'all' ? [...known] : role.permissions;
+      const typo = names.find((name) => !known.has(name));
+      if (typo !== undefined)
+        throw new Error(`${file}: role ${roleName} has an unknown permission "${typo}"`);
+      roles.set(roleName, names);
+    }
     for (const entry of config.users) {
       const permissions = new Set<string>();
       for (const roleName of entry.roles) {
-        const role = config.roles[roleName];
+        const role = roles.get(roleName);
         if (!role) throw new Error(`${file}: user ${entry.username} has an unknown role ${roleName}`);
-        for (const name of role.permissions === 'all' ? known : role.permissions) {
-          if (!known.has(name))
-            throw new Error(`${file}: role ${roleName} has an unknown permission "${name}"`);
-          permissions.add(name);
-        }
+        role.forEach((name) => permissions.add(name));
       }
       this.users.set(entry.username.toLowerCase(), {
         password: digest(entry.password),

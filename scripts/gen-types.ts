@@ -61,7 +61,7 @@ function operationsModule(contract: { paths: Record<string, Record<string, unkno
 
 export async function generate(): Promise<{ types: string; operations: string }> {
   const yaml = await readFile(CONTRACT_PATH, 'utf8');
-  const ast = await openapiTS(yaml, { exportType: false, alphabetize: false });
+  const ast = await openapiTS(yaml, { exportType: false, alphabetize: false, defaultNonNullable: false });
   return { types: HEADER + astToString(ast), operations: operationsModule(parse(yaml)) };
 }
 

@@ -553,19 +553,19 @@ export interface components {
             /** Format: date-time */
             detectTimeUtc: string;
             /** @default false */
-            largestFaceOnly: boolean;
+            largestFaceOnly?: boolean;
             /** @default false */
-            allowDoubleDetection: boolean;
+            allowDoubleDetection?: boolean;
             /** @default false */
-            includePerson: boolean;
+            includePerson?: boolean;
             /** @default false */
-            includeNames: boolean;
+            includeNames?: boolean;
             /** @default false */
-            includeAddresses: boolean;
+            includeAddresses?: boolean;
             /** @default false */
-            includeTags: boolean;
+            includeTags?: boolean;
             /** @default false */
-            includeFields: boolean;
+            includeFields?: boolean;
             /** @description eConnect models only. Do not set. */
             croppedAligned?: string;
             /** @description eConnect models only. Do not set. */
@@ -796,16 +796,16 @@ export interface components {
             name: string;
             label?: string | null;
             /** @default false */
-            required: boolean;
+            required?: boolean;
             maxLength?: number | null;
         };
         DatetimeFieldSettingRequest: {
             name: string;
             label?: string | null;
             /** @default false */
-            required: boolean;
+            required?: boolean;
             /** @default false */
-            dateOnly: boolean;
+            dateOnly?: boolean;
         };
         EntityFieldSetting: {
             entityType: string;
