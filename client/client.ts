@@ -8,6 +8,7 @@ import type { components, operations } from './generated/identities';
 import { OPERATIONS } from './generated/operations';
 import { sniffImageType, toImageBuffer, type ImageInput } from './images';
 import { errorText, httpError, Transport, type RawResponse, type TlsOptions } from './http';
+import { parseProxyUrl, type ProxyOptions } from './proxy';
 import { TokenManager } from './token';
 
 type Schemas = components['schemas'];
@@ -107,6 +108,8 @@ export interface ClientOptions {
   /** Per request, including its share of a login. Default 30 s. */
   timeoutMs?: number;
   tls?: TlsOptions;
+  /** An HTTP proxy, e.g. from the core `http proxy` node or `https_proxy` / `no_proxy`. */
+  proxy?: ProxyOptions;
   maxSockets?: number;
   /** Images larger than this are refused before upload. Default 15 MiB. */
   maxImageBytes?: number;
@@ -215,13 +218,16 @@ export class IdentitiesClient {
   private readonly timeoutMs: number;
   private readonly maxImageBytes: number;
   private readonly inflight = new Set<AbortController>();
+  private readonly proxyPassword: string | undefined;
   private closed = false;
 
   constructor(private readonly options: ClientOptions) {
     this.baseUrl = normalizeBaseUrl(options.baseUrl);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.proxyPassword = options.proxy && decodeURIComponent(parseProxyUrl(options.proxy.url).password);
     this.maxImageBytes = options.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES;
     this.transport = new Transport({
+      proxy: options.proxy,
       tls: options.tls,
       maxSockets: options.maxSockets,
       userAgent: options.userAgent,
@@ -643,7 +649,7 @@ export class IdentitiesClient {
   }
 
   private scrub(text: string): string {
-    return redact(text, [this.options.password, this.tokens.current]);
+    return redact(text, [this.options.password, this.tokens.current, this.proxyPassword]);
   }
 
   /** Runs `work` under a signal that fires on the caller's abort, the timeout, or close(). */

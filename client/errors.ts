@@ -129,6 +129,8 @@ const NETWORK_EXPLANATIONS: Record<string, string> = {
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the server certificate is not signed by a trusted CA',
   CERT_HAS_EXPIRED: 'the server certificate has expired',
   ERR_TLS_CERT_ALTNAME_INVALID: 'the server certificate is for another host name',
+  ERR_PROXY_AUTH: 'the proxy refused its credentials (HTTP 407)',
+  ERR_PROXY_CONNECT: 'the proxy refused to connect to the server',
 };
 
 export function classifySystemError(causeCode: string | undefined): {

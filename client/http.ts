@@ -5,7 +5,8 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import axios, { type AxiosInstance, type AxiosProxyConfig, type AxiosResponse } from 'axios';
+import { bypassesProxy, parseProxyUrl, TunnelingAgent, type ProxyOptions } from './proxy';
 import { ApiError, classifySystemError, codeForStatus } from './errors';
 import type { BuiltBody } from './bodies';
 
@@ -28,6 +29,8 @@ export interface TransportOptions {
   userAgent?: string;
   /** Responses larger than this are refused. */
   maxResponseBytes?: number;
+  /** An HTTP proxy: HTTPS is tunnelled through it with CONNECT, plain HTTP forwarded. */
+  proxy?: ProxyOptions;
 }
 
 export interface RawResponse {
@@ -50,6 +53,7 @@ const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 export class Transport {
   private readonly axios: AxiosInstance;
   private readonly agents: (http.Agent | https.Agent)[];
+  private readonly forwardProxy: { url: URL; noProxy: readonly string[] } | undefined;
 
   constructor(options: TransportOptions = {}) {
     const agentOptions = {
@@ -58,12 +62,19 @@ export class Transport {
       scheduling: 'lifo' as const,
     };
     const httpAgent = new http.Agent(agentOptions);
-    const httpsAgent = new https.Agent({
+    const httpsOptions = {
       ...agentOptions,
       ...options.tls,
       rejectUnauthorized: options.tls?.rejectUnauthorized !== false,
-    });
+    };
+    const httpsAgent = options.proxy
+      ? new TunnelingAgent(options.proxy, httpsOptions)
+      : new https.Agent(httpsOptions);
     this.agents = [httpAgent, httpsAgent];
+    this.forwardProxy = options.proxy && {
+      url: parseProxyUrl(options.proxy.url),
+      noProxy: options.proxy.noProxy ?? [],
+    };
     this.axios = axios.create({
       httpAgent,
       httpsAgent,
@@ -92,6 +103,7 @@ export class Transport {
         data: request.body?.data,
         headers,
         signal: request.signal,
+        proxy: this.forwardProxyFor(request.url),
       });
     } catch (err) {
       throw transportError(request.operation, err);
@@ -106,6 +118,26 @@ export class Transport {
           : String(value);
     }
     return { status: response.status, headers: out, data };
+  }
+
+  /** Plain-HTTP targets go through the proxy as absolute-URI requests (HTTPS ones tunnel in the agent). */
+  private forwardProxyFor(url: string): AxiosProxyConfig | false {
+    const proxy = this.forwardProxy;
+    if (!proxy) return false;
+    const target = new URL(url);
+    const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+    if (target.protocol !== 'http:' || bypassesProxy(target.hostname, port, proxy.noProxy)) return false;
+    return {
+      protocol: 'http',
+      host: proxy.url.hostname,
+      port: Number(proxy.url.port || 80),
+      ...(proxy.url.username && {
+        auth: {
+          username: decodeURIComponent(proxy.url.username),
+          password: decodeURIComponent(proxy.url.password),
+        },
+      }),
+    };
   }
 
   close(): void {
