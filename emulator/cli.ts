@@ -1,6 +1,6 @@
 /**
  * `npm run emulator -- --port N [--http] [--host H] [--data-dir DIR] [--token-lifetime SECONDS]
- *  [--engine simple] [--users FILE] [--cert FILE --key FILE]`
+ *  [--engine faceapi|simple] [--users FILE] [--cert FILE --key FILE]`
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -9,7 +9,7 @@ import { DEFAULT_USERS_FILE } from './users';
 
 const USAGE =
   'usage: npm run emulator -- --port N [--http] [--host 127.0.0.1] [--data-dir DIR] [--token-lifetime SECONDS] ' +
-  '[--engine simple] [--users FILE] [--cert FILE --key FILE]';
+  '[--engine faceapi|simple] [--users FILE] [--cert FILE --key FILE]';
 
 function demoUserPasswords(): Partial<Record<string, string>> {
   const file = JSON.parse(readFileSync(DEFAULT_USERS_FILE, 'utf8')) as {
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
       http: { type: 'boolean', default: false },
       'data-dir': { type: 'string' },
       'token-lifetime': { type: 'string', default: '3600' },
-      engine: { type: 'string', default: 'simple' },
+      engine: { type: 'string', default: 'faceapi' },
       users: { type: 'string' },
       cert: { type: 'string' },
       key: { type: 'string' },
@@ -43,7 +43,9 @@ async function main(): Promise<void> {
     throw new Error(`--port must be 0-65535, got ${values.port}`);
   if (!Number.isInteger(lifetime) || lifetime < 1)
     throw new Error(`--token-lifetime must be a whole number of seconds`);
-  if (values.engine !== 'simple') throw new Error(`--engine must be simple, got ${values.engine}`);
+  const engine = values.engine;
+  if (engine !== 'faceapi' && engine !== 'simple')
+    throw new Error(`--engine must be faceapi or simple, got ${engine}`);
   if (!!values.cert !== !!values.key) throw new Error('--cert and --key go together');
 
   const emulator = await startEmulator({
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
         : true,
     dataDir: values['data-dir'],
     tokenLifetimeSeconds: lifetime,
+    engine,
     usersFile: values.users,
     log: (message) => console.error(message),
   });

@@ -13,6 +13,7 @@ import { ContractRoutes, type Route } from './contract';
 import type { OperationId } from '../client/client';
 import type { FaceEngine } from './engine/engine';
 import { ImageDecodeError } from './engine/engine';
+import { createFaceApiEngine } from './engine/faceapi';
 import { createSimpleEngine } from './engine/simple';
 import { authHandlers } from './handlers/auth';
 import { faceHandlers } from './handlers/faces';
@@ -34,7 +35,11 @@ export interface EmulatorOptions {
   dataDir?: string;
   /** Default 3600 s. */
   tokenLifetimeSeconds?: number;
-  engine?: 'simple' | FaceEngine;
+  /**
+   * 'faceapi' (the default): the real engine, a worker pool. 'simple': deterministic, for tests of
+   * the API surface. An engine object is used as it is and stays the caller's to close.
+   */
+  engine?: 'faceapi' | 'simple' | FaceEngine;
   usersFile?: string;
   /** A face detected again by the same detector within this window is the same detection. Default 10 s. */
   duplicateWindowSeconds?: number;
@@ -131,7 +136,8 @@ async function readMultipart(
   await new Promise<void>((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers });
+      // Clients (form-data, curl) send file names as raw UTF-8, not RFC 2231-encoded.
+      parser = busboy({ headers: req.headers, defParamCharset: 'utf8' });
     } catch {
       reject(new HttpError(400, 'expected a multipart/form-data request'));
       return;
@@ -213,7 +219,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const store = new Store({ dataDir: options.dataDir });
   // An engine handed in belongs to the caller (tests share one across emulators): only close our own.
   const ownsEngine = typeof options.engine !== 'object';
-  const engine = typeof options.engine === 'object' ? options.engine : createSimpleEngine();
+  const engine =
+    typeof options.engine === 'object'
+      ? options.engine
+      : options.engine === 'simple'
+        ? createSimpleEngine()
+        : await createFaceApiEngine();
   const lifetimeSeconds = options.tokenLifetimeSeconds ?? 3600;
   let signingKey = randomBytes(32);
   const log = options.log ?? (() => undefined);

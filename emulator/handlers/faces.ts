@@ -14,6 +14,9 @@ type PublishBody = Omit<Schemas['FaceEdgeRecognizeWithOptions'], 'expanded' | 'c
 
 const DESCRIPTOR_LENGTH = 128;
 
+/** Scores as the docs show them (0.987), not as float noise. */
+const score = (value: number) => Math.round(value * 10_000) / 10_000;
+
 type FaceOperation =
   | 'publishWithResponse'
   | 'publish'
@@ -93,6 +96,8 @@ export function faceHandlers(services: Services): Record<FaceOperation, Handler>
     const body = ctx.body as PublishBody;
     const photo = image(ctx, 'expanded');
     const found = await engineCall('expanded', () => engine.detect(photo));
+    // Detection photos are served as the documented JPEG, whatever was published.
+    const storedPhoto = found.length > 0 ? await asJpeg(photo) : photo;
     const faces: EngineFace[] = body.largestFaceOnly ? found.slice(0, 1) : found;
     const callerDescriptor = body.embeddings && checkDescriptor('embeddings', body.embeddings);
     const user = userOf(ctx);
@@ -125,19 +130,19 @@ export function faceHandlers(services: Services): Record<FaceOperation, Handler>
             detectorName: body.detectorName,
             ianaTimeZone: body.ianaTimeZone,
             detectTimeUtc: body.detectTimeUtc,
-            confidence: face.confidence,
-            faceQuality: face.quality,
+            confidence: score(face.confidence),
+            faceQuality: score(face.quality),
             boundingBox: face.box,
             recordedAtMs: now,
           },
-          photo,
+          storedPhoto,
         );
       }
       const detected: Schemas['DetectedFace'] = {
         faceId: known.faceId,
         detectId,
-        confidence: face.confidence,
-        faceQuality: face.quality,
+        confidence: score(face.confidence),
+        faceQuality: score(face.quality),
         boundingBox: face.box,
       };
       if (body.includePerson && known.personId) {
@@ -183,8 +188,8 @@ export function faceHandlers(services: Services): Record<FaceOperation, Handler>
         return {
           faceId: match?.face.faceId ?? randomUUID(),
           personId: match?.face.personId ?? null,
-          confidence: face.confidence,
-          quality: face.quality,
+          confidence: score(face.confidence),
+          quality: score(face.quality),
           boundingBox: face.box,
         };
       });
@@ -225,8 +230,8 @@ export function faceHandlers(services: Services): Record<FaceOperation, Handler>
             detectorName: 'enrollment',
             ianaTimeZone: 'UTC',
             detectTimeUtc: now.toISOString(),
-            confidence: face.confidence,
-            faceQuality: face.quality,
+            confidence: score(face.confidence),
+            faceQuality: score(face.quality),
             boundingBox: face.box,
             recordedAtMs: now.getTime(),
           },
@@ -250,7 +255,7 @@ export function faceHandlers(services: Services): Record<FaceOperation, Handler>
       return {
         json: {
           match: distance <= threshold,
-          confidence: Number(matchConfidence(distance, threshold).toFixed(4)),
+          confidence: score(matchConfidence(distance, threshold)),
         },
       };
     },

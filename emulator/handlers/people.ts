@@ -206,7 +206,7 @@ export function peopleHandlers(services: Services): Record<PeopleOperation, Hand
       const detection = store.detection(detectionId);
       const photo = detection?.faceId === faceId ? store.detectionPhoto(detectionId) : undefined;
       if (!photo) throw new NotFoundError(`detection photo ${faceId}/${detectionId} not found`);
-      return { binary: photo, contentType: photo[0] === 0x89 ? 'image/png' : 'image/jpeg' };
+      return { binary: photo, contentType: 'image/jpeg' };
     },
 
     uploadFileDocument: (ctx) => {

@@ -59,7 +59,10 @@ describe('proxy', () => {
   let secure: Emulator;
   let plain: Emulator;
   before(async () => {
-    [secure, plain] = await Promise.all([startEmulator(), startEmulator({ https: false })]);
+    [secure, plain] = await Promise.all([
+      startEmulator({ engine: 'simple' }),
+      startEmulator({ https: false, engine: 'simple' }),
+    ]);
   });
   after(async () => {
     await Promise.all([secure.close(), plain.close()]);

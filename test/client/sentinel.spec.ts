@@ -49,7 +49,7 @@ describe('sentinel: no secret in any error or log line', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    emu = await startEmulator({ https: true });
+    emu = await startEmulator({ https: true, engine: 'simple' });
   });
   after(async () => {
     server.closeAllConnections();

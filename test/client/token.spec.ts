@@ -135,7 +135,7 @@ describe('token rules against the emulator', () => {
   const burst = (n: number, call: () => Promise<unknown>) => Promise.all(Array.from({ length: n }, call));
 
   beforeEach(async () => {
-    emu = await startEmulator({ https: false, tokenLifetimeSeconds: 2 });
+    emu = await startEmulator({ https: false, engine: 'simple', tokenLifetimeSeconds: 2 });
   });
   afterEach(async () => {
     clients.splice(0).forEach((c) => c.close());

@@ -41,7 +41,7 @@ describe('emulator', () => {
   describe('over HTTP', () => {
     let emu: Emulator;
     before(async () => {
-      emu = await startEmulator({ https: false });
+      emu = await startEmulator({ https: false, engine: 'simple' });
     });
     after(() => emu.close());
 
@@ -160,7 +160,7 @@ describe('emulator', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'identities-'));
     try {
       const image = await face(10);
-      let emu = await startEmulator({ https: false, dataDir });
+      let emu = await startEmulator({ https: false, engine: 'simple', dataDir });
       let client = new IdentitiesClient({ baseUrl: emu.url, username: 'admin', password: 'admin' });
       const { personId } = await client.faceEnroll({ faceImage: image, photoReferenceId: 'ref-1' });
       const tag = await client.createTag({ name: 'VIP' });
@@ -176,7 +176,7 @@ describe('emulator', () => {
       client.close();
       await emu.close();
 
-      emu = await startEmulator({ https: false, dataDir });
+      emu = await startEmulator({ https: false, engine: 'simple', dataDir });
       client = new IdentitiesClient({ baseUrl: emu.url, username: 'admin', password: 'admin' });
       const person = await client.getPerson(personId);
       assert.equal(person.friendlyName, 'Ada Lovelace');
@@ -200,7 +200,7 @@ describe('emulator', () => {
   });
 
   it('serves HTTPS with a certificate the client verifies against the emulator CA', async () => {
-    const emu = await startEmulator();
+    const emu = await startEmulator({ engine: 'simple' });
     try {
       assert.match(emu.url, /^https:\/\/127\.0\.0\.1:\d+$/);
       const trusting = new IdentitiesClient({
@@ -228,7 +228,7 @@ describe('emulator', () => {
     writeFileSync(file, JSON.stringify({ roles: { R: { permissions: ['Face Publsihing'] } }, users: [] }));
     try {
       await assert.rejects(
-        startEmulator({ https: false, usersFile: file }),
+        startEmulator({ https: false, engine: 'simple', usersFile: file }),
         /role R has an unknown permission "Face Publsihing"/,
       );
     } finally {
