@@ -1,0 +1,29 @@
+/**
+ * identities-compare: faces faceCompare (1:1). Are these two faces the same person? The answer on
+ * output 1 (match) or output 2 (no match); both are results.
+ */
+import type { Node, NodeAPI } from 'node-red';
+import { serveMessages, type FlowNodeDef } from './lib/flow-node';
+import { Inputs, type TypedSettings } from './lib/inputs';
+
+type CompareDef = FlowNodeDef & TypedSettings<'image1' | 'image2'>;
+
+export = function (RED: NodeAPI) {
+  function IdentitiesCompareNode(this: Node, def: CompareDef) {
+    RED.nodes.createNode(this, def);
+    serveMessages(RED, this, def, async (msg) => {
+      const inputs = new Inputs(RED, this, msg, 'faceCompare', def);
+      const image1 = await inputs.image('image1', 'image1');
+      const image2 = await inputs.image('image2', 'image2');
+      return async (client, call) => {
+        const result = await client.faceCompare({ image1, image2 }, call);
+        msg.payload = result;
+        const percent = Math.round(result.confidence * 100);
+        return result.match
+          ? { outputs: [msg, null], status: RED._('identities-compare.status.match', { percent }) }
+          : { outputs: [null, msg], status: RED._('identities-compare.status.noMatch', { percent }) };
+      };
+    });
+  }
+  RED.nodes.registerType('identities-compare', IdentitiesCompareNode);
+};

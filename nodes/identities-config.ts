@@ -1,0 +1,257 @@
+/**
+ * identities-config: one eConnect Identities server. It owns the one client (and so the one token,
+ * kept in memory only) that every node using it shares, bounds their requests with a dispatcher,
+ * and tells its users when the server refuses the login.
+ */
+import type { NodeAPI, NodeDef } from 'node-red';
+import { IdentitiesClient } from '../client/client';
+import { ApiError } from '../client/errors';
+import { connectionOptions, checkedBaseUrl, testConnection, type ConnectionSettings } from './lib/connection';
+import { Dispatcher, NotDispatchedError, OVERFLOW_POLICIES, type OverflowPolicy } from './lib/dispatcher';
+import { shared } from './lib/i18n';
+import {
+  CONFIG_TYPE,
+  findServer,
+  type IdentitiesServer,
+  type ServerCredentials,
+  type ServerMembers,
+  type ServerUser,
+} from './lib/server';
+
+interface ConfigDef extends NodeDef {
+  baseUrl: string;
+  allowHttp?: boolean;
+  tls?: string;
+  proxy?: string;
+  /** Seconds. */
+  timeout?: number | string;
+  maxConcurrent?: number | string;
+  queueLength?: number | string;
+  overflow?: string;
+  version?: number;
+}
+
+/** What the editor's "Test connection" button posts: the dialog's current values. */
+interface TestRequest {
+  id?: unknown;
+  baseUrl?: unknown;
+  allowHttp?: unknown;
+  tls?: unknown;
+  proxy?: unknown;
+  timeout?: unknown;
+  username?: unknown;
+  password?: unknown;
+}
+
+const DEFAULTS = {
+  timeoutSeconds: 30,
+  maxConcurrent: 4,
+  queueLength: 100,
+  overflow: 'error' as OverflowPolicy,
+};
+
+/** Node-RED stores a password the editor did not change as this placeholder. */
+const UNCHANGED_PASSWORD = '__PWRD__';
+const DROP_WARNING_INTERVAL_MS = 60_000;
+
+function positiveInteger(value: unknown, fallback: number, min: number): number {
+  const number = typeof value === 'string' && value.trim() === '' ? NaN : Number(value);
+  return Number.isInteger(number) && number >= min ? number : fallback;
+}
+
+function overflowPolicy(value: unknown): OverflowPolicy {
+  return OVERFLOW_POLICIES.find((policy) => policy === value) ?? DEFAULTS.overflow;
+}
+
+function optionalId(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() ? value.trim() : undefined;
+}
+
+function settingsOf(def: {
+  baseUrl?: unknown;
+  allowHttp?: unknown;
+  tls?: unknown;
+  proxy?: unknown;
+  timeout?: unknown;
+  maxConcurrent?: unknown;
+}): ConnectionSettings {
+  return {
+    baseUrl: typeof def.baseUrl === 'string' ? def.baseUrl : '',
+    allowHttp: def.allowHttp === true || def.allowHttp === 'true',
+    tls: optionalId(def.tls),
+    proxy: optionalId(def.proxy),
+    timeoutMs: positiveInteger(def.timeout, DEFAULTS.timeoutSeconds, 1) * 1000,
+    maxConcurrent: positiveInteger(def.maxConcurrent, DEFAULTS.maxConcurrent, 1),
+  };
+}
+
+export = function (RED: NodeAPI) {
+  function IdentitiesConfigNode(this: IdentitiesServer, def: ConfigDef) {
+    RED.nodes.createNode(this, def);
+    const settings = settingsOf(def);
+    const overflow = overflowPolicy(def.overflow);
+    const users = new Set<ServerUser>();
+    const loginFailedText = RED._(shared('status.loginFailed'));
+    let problem: string | undefined;
+    let closed = false;
+    let loginStarted = false;
+    let dropsSinceWarning = 0;
+    let lastDropWarning = -Infinity;
+
+    let client: IdentitiesClient | undefined;
+    let setupFailure: ApiError | undefined;
+    try {
+      client = new IdentitiesClient(
+        connectionOptions(RED, settings, this.credentials ?? {}, (level, message) =>
+          level === 'warn' ? this.warn(message) : this.debug(message),
+        ),
+      );
+      if (client.baseUrl.startsWith('http:')) this.warn(RED._('identities-config.warnings.plainHttp'));
+    } catch (err) {
+      setupFailure =
+        err instanceof ApiError
+          ? err
+          : new ApiError({ operation: 'configure', code: 'INVALID_INPUT', message: String(err) });
+      problem = RED._(shared('status.configInvalid'));
+      this.error(RED._('identities-config.errors.setup', { reason: setupFailure.message }));
+    }
+
+    const dispatcher = new Dispatcher(
+      {
+        maxConcurrent: settings.maxConcurrent,
+        queueLength: positiveInteger(def.queueLength, DEFAULTS.queueLength, 0),
+        overflow,
+      },
+      {
+        dropped: RED._(shared('errors.dropped')),
+        'queue-full': RED._(shared('errors.queueFull')),
+        aborted: RED._(shared('errors.aborted')),
+        closed: RED._(shared('errors.closed')),
+      },
+    );
+
+    const setProblem = (next: string | undefined): void => {
+      if (next === problem || closed) return;
+      problem = next;
+      for (const user of users) user.problemChanged(next);
+    };
+
+    /** A refused login is every user's problem; any other failure belongs to the message that met it. */
+    const noteOutcome = (err: unknown): void => {
+      if (err === undefined) setProblem(undefined);
+      else if (err instanceof ApiError && err.code === 'AUTH_FAILED') setProblem(loginFailedText);
+    };
+
+    /** Drops are what the user asked for; one warning a minute says how many, without flooding the log. */
+    const noteDrop = (): void => {
+      dropsSinceWarning++;
+      const now = Date.now();
+      if (now - lastDropWarning < DROP_WARNING_INTERVAL_MS) return;
+      this.warn(RED._('identities-config.warnings.dropped', { count: dropsSinceWarning, policy: overflow }));
+      dropsSinceWarning = 0;
+      lastDropWarning = now;
+    };
+
+    /** Logging in when the first node starts shows wrong credentials at deploy, not at the first face. */
+    const loginEarly = (active: IdentitiesClient): void => {
+      loginStarted = true;
+      active.login().then(
+        () => noteOutcome(undefined),
+        (err: unknown) => {
+          if (closed) return;
+          noteOutcome(err);
+          if (!(err instanceof ApiError && err.code === 'AUTH_FAILED')) {
+            this.warn(
+              RED._('identities-config.warnings.loginDeferred', {
+                reason: err instanceof Error ? err.message : String(err),
+              }),
+            );
+          }
+        },
+      );
+    };
+
+    const members: ServerMembers = {
+      baseUrl: client?.baseUrl,
+      register(user) {
+        users.add(user);
+        if (problem !== undefined) user.problemChanged(problem);
+        if (client && !loginStarted && !closed) loginEarly(client);
+      },
+      deregister(user) {
+        users.delete(user);
+      },
+      run(job, signal) {
+        const active = client;
+        if (!active) return Promise.reject(setupFailure);
+        return dispatcher
+          .submit(async (jobSignal) => {
+            try {
+              const result = await job(active, { signal: jobSignal });
+              noteOutcome(undefined);
+              return result;
+            } catch (err) {
+              noteOutcome(err);
+              throw err;
+            }
+          }, signal)
+          .catch((err: unknown) => {
+            if (err instanceof NotDispatchedError && err.reason === 'dropped') noteDrop();
+            throw err;
+          });
+      },
+    };
+    Object.assign(this, members);
+
+    this.on('close', () => {
+      closed = true;
+      dispatcher.close();
+      client?.close();
+    });
+  }
+
+  RED.nodes.registerType<IdentitiesServer, ConfigDef, Record<string, never>, ServerCredentials>(
+    CONFIG_TYPE,
+    IdentitiesConfigNode,
+    {
+      credentials: {
+        username: { type: 'text' },
+        password: { type: 'password' },
+      },
+    },
+  );
+
+  /**
+   * "Test connection": logs in with the dialog's values, so users learn before deploying whether
+   * the URL, certificate and credentials work. A stored password is only used for the URL it was
+   * stored for, so that nobody can send it to another server from the editor without retyping it.
+   */
+  RED.httpAdmin.post(`/${CONFIG_TYPE}/test`, RED.auth.needsPermission(`${CONFIG_TYPE}.write`), (req, res) => {
+    const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as TestRequest;
+    const settings = settingsOf(body);
+    const deployed = findServer(RED, optionalId(body.id));
+    const typedPassword =
+      typeof body.password === 'string' && body.password !== UNCHANGED_PASSWORD ? body.password : '';
+    let password = typedPassword;
+    try {
+      if (!password && deployed?.credentials?.password) {
+        if (deployed.baseUrl !== checkedBaseUrl(RED, settings.baseUrl, settings.allowHttp)) {
+          res.json({ result: 'needsPassword' });
+          return;
+        }
+        password = deployed.credentials.password;
+      }
+      const username = typeof body.username === 'string' ? body.username : '';
+      const options = connectionOptions(RED, settings, {
+        username: username || deployed?.credentials?.username,
+        password,
+      });
+      testConnection(options).then(
+        (outcome) => res.json(outcome),
+        (err: unknown) => res.json({ result: 'error', detail: String(err) }),
+      );
+    } catch (err) {
+      res.json({ result: 'config', detail: err instanceof Error ? err.message : String(err) });
+    }
+  });
+};

@@ -1,0 +1,34 @@
+/**
+ * identities-detect: faces faceDetect. Every face in an image with its box, and msg.annotations to
+ * draw them; output 2 takes the images with no face, which is a result and not an error.
+ */
+import type { Node, NodeAPI } from 'node-red';
+import { annotation } from './lib/faces';
+import { serveMessages, type FlowNodeDef } from './lib/flow-node';
+import { shared } from './lib/i18n';
+import { Inputs, type TypedSettings } from './lib/inputs';
+
+type DetectDef = FlowNodeDef & TypedSettings<'image'>;
+
+export = function (RED: NodeAPI) {
+  function IdentitiesDetectNode(this: Node, def: DetectDef) {
+    RED.nodes.createNode(this, def);
+    serveMessages(RED, this, def, async (msg) => {
+      const image = await new Inputs(RED, this, msg, 'faceDetect', def).image('image', 'image');
+      return async (client, call) => {
+        const result = await client.faceDetect({ image }, call);
+        const faces = result.detections;
+        const unknown = RED._(shared('label.unknown'));
+        msg.image = image;
+        msg.payload = result;
+        msg.annotations = faces.map((face) => annotation(face.boundingBox, face.personId ?? unknown));
+        if (faces.length === 0) return { outputs: [null, msg], status: RED._(shared('status.noFace')) };
+        return {
+          outputs: [msg, null],
+          status: RED._('identities-detect.status.faces', { count: faces.length }),
+        };
+      };
+    });
+  }
+  RED.nodes.registerType('identities-detect', IdentitiesDetectNode);
+};

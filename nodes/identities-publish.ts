@@ -1,0 +1,176 @@
+/**
+ * identities-publish: sends a camera image to faceEdge publishWithResponse and routes the detected
+ * faces, or to publish (fire-and-forget) when the flow does not need the result.
+ */
+import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeMessageParts } from 'node-red';
+import type { DetectedFace, FaceEdgePublishResponse, PublishRequest } from '../client/client';
+import { annotation, personName } from './lib/faces';
+import { serveMessages, type Delivery, type FlowNodeDef, type OutputMessages } from './lib/flow-node';
+import { shared } from './lib/i18n';
+import { Inputs, type TypedSettings } from './lib/inputs';
+
+interface PublishDef
+  extends
+    FlowNodeDef,
+    TypedSettings<
+      | 'image'
+      | 'detectorName'
+      | 'ianaTimeZone'
+      | 'detectTime'
+      | 'largestFaceOnly'
+      | 'allowDoubleDetection'
+      | 'includePerson'
+      | 'includeNames'
+      | 'includeAddresses'
+      | 'includeTags'
+      | 'includeFields'
+    > {
+  /** 'withResponse' (publishWithResponse) or 'fireAndForget' (publish). */
+  mode: string;
+  /** 'all': one message with every face; 'each': one message per face. */
+  split: string;
+  /** Three outputs (matched, unknown, no face) instead of one. */
+  separateOutputs: boolean;
+}
+
+/** msg.parts as the core split node writes it, so a join node can put the faces back together. */
+interface SplitParts extends NodeMessageParts {
+  type: 'array';
+  len: number;
+  parts?: NodeMessageParts;
+}
+
+const MATCHED = 0;
+const UNKNOWN = 1;
+const NO_FACE = 2;
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export = function (RED: NodeAPI) {
+  function IdentitiesPublishNode(this: Node, def: PublishDef) {
+    RED.nodes.createNode(this, def);
+    const fireAndForget = def.mode === 'fireAndForget';
+    const perFace = def.split === 'each';
+    const routed = def.separateOutputs === true && !fireAndForget;
+
+    async function detectTime(inputs: Inputs): Promise<Date | undefined> {
+      const value = await inputs.value('detectTime', 'detectTimeUtc');
+      if (value === undefined || value === null || value === '') return undefined;
+      const time =
+        value instanceof Date || typeof value === 'number' || typeof value === 'string'
+          ? new Date(value)
+          : undefined;
+      if (!time || Number.isNaN(time.getTime())) return inputs.fail('notTime', { field: 'detectTimeUtc' });
+      return time;
+    }
+
+    async function request(inputs: Inputs): Promise<PublishRequest> {
+      const ianaTimeZone = await inputs.optionalText('ianaTimeZone', 'ianaTimeZone');
+      if (ianaTimeZone && !isTimeZone(ianaTimeZone)) {
+        inputs.fail('notTimeZone', { field: 'ianaTimeZone', found: ianaTimeZone.slice(0, 60) });
+      }
+      // Telling matched from unknown faces needs the person record on each matched face.
+      const includePerson = routed || (await inputs.flag('includePerson', 'includePerson', false));
+      return {
+        expanded: await inputs.image('image', 'expanded'),
+        detectorName: await inputs.text('detectorName', 'detectorName'),
+        ianaTimeZone,
+        detectTimeUtc: await detectTime(inputs),
+        largestFaceOnly: await inputs.flag('largestFaceOnly', 'largestFaceOnly', true),
+        allowDoubleDetection: await inputs.flag('allowDoubleDetection', 'allowDoubleDetection', false),
+        includePerson,
+        includeNames: await inputs.flag('includeNames', 'includeNames', false),
+        includeAddresses: await inputs.flag('includeAddresses', 'includeAddresses', false),
+        includeTags: await inputs.flag('includeTags', 'includeTags', false),
+        includeFields: await inputs.flag('includeFields', 'includeFields', false),
+      };
+    }
+
+    function label(face: DetectedFace, includePerson: boolean): string | undefined {
+      if (face.person) return personName(face.person);
+      return includePerson ? RED._(shared('label.unknown')) : undefined;
+    }
+
+    function outputOf(faces: DetectedFace[]): number {
+      if (faces.length === 0) return NO_FACE;
+      return faces.some((face) => face.person) ? MATCHED : UNKNOWN;
+    }
+
+    function status(faces: DetectedFace[], includePerson: boolean): string {
+      if (faces.length === 0) return RED._(shared('status.noFace'));
+      const [only] = faces;
+      if (faces.length === 1 && only?.person) return personName(only.person);
+      const matched = faces.filter((face) => face.person).length;
+      return includePerson
+        ? RED._('identities-publish.status.facesMatched', { count: faces.length, matched })
+        : RED._('identities-publish.status.faces', { count: faces.length });
+    }
+
+    /** Messages in the layout the dialog chose: one output, or matched / unknown / no face. */
+    function route(messages: { msg: NodeMessage; output: number }[]): OutputMessages {
+      if (!routed) return [messages.map(({ msg }) => msg)];
+      return [MATCHED, UNKNOWN, NO_FACE].map((output) => {
+        const list = messages.filter((entry) => entry.output === output).map((entry) => entry.msg);
+        return list.length ? list : null;
+      });
+    }
+
+    function deliver(
+      msg: NodeMessageInFlow,
+      response: FaceEdgePublishResponse,
+      sent: PublishRequest,
+    ): Delivery {
+      const faces = response.detectedFaces;
+      const includePerson = sent.includePerson === true;
+      msg.image = sent.expanded;
+      const result = { outputs: [] as OutputMessages, status: status(faces, includePerson) };
+      if (!perFace || faces.length === 0) {
+        msg.payload = response;
+        msg.annotations = faces.map((face) => annotation(face.boundingBox, label(face, includePerson)));
+        result.outputs = perFace && !routed ? [null] : route([{ msg, output: outputOf(faces) }]);
+        return result;
+      }
+      const parts: SplitParts = {
+        id: RED.util.generateId(),
+        index: 0,
+        count: faces.length,
+        type: 'array',
+        len: 1,
+      };
+      if (msg.parts) parts.parts = msg.parts;
+      result.outputs = route(
+        faces.map((face, index) => ({
+          msg: {
+            ...msg,
+            payload: face,
+            annotations: [annotation(face.boundingBox, label(face, includePerson))],
+            parts: { ...parts, index },
+          },
+          output: face.person ? MATCHED : UNKNOWN,
+        })),
+      );
+      return result;
+    }
+
+    serveMessages(RED, this, def, async (msg) => {
+      const operation = fireAndForget ? 'publish' : 'publishWithResponse';
+      const sent = await request(new Inputs(RED, this, msg, operation, def));
+      return async (client, call) => {
+        if (fireAndForget) {
+          await client.publish(sent, call);
+          return { outputs: [msg], status: RED._('identities-publish.status.published') };
+        }
+        return deliver(msg, await client.publishWithResponse(sent, call), sent);
+      };
+    });
+  }
+
+  RED.nodes.registerType('identities-publish', IdentitiesPublishNode);
+};

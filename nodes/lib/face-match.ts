@@ -1,0 +1,61 @@
+/**
+ * recognize and lookup ask the same question (who is this cropped, aligned face?) through two
+ * transports, JSON and multipart, and answer it the same way: the person on output 1, or
+ * "no face or no match" (the API's 404, a result and not an error) on output 2.
+ */
+import type { Node, NodeAPI } from 'node-red';
+import type { EdgePerson } from '../../client/client';
+import { personName } from './faces';
+import { serveMessages, type FlowNodeDef } from './flow-node';
+import { shared } from './i18n';
+import { Inputs, type TypedSettings } from './inputs';
+
+type FaceMatchDef = FlowNodeDef & TypedSettings<'image' | 'embeddings' | 'recognitionModel'>;
+
+/** Precomputed embeddings: finite numbers (a Float32Array is taken too). */
+function embeddingNumbers(inputs: Inputs, value: unknown, errorKey: string): number[] | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const numbers: unknown = value instanceof Float32Array ? Array.from(value) : value;
+  if (Array.isArray(numbers) && numbers.every((n) => typeof n === 'number' && Number.isFinite(n))) {
+    return numbers as number[];
+  }
+  return inputs.fail(errorKey, { field: 'embeddings' });
+}
+
+function serveFaceMatch(
+  RED: NodeAPI,
+  node: Node,
+  def: FaceMatchDef,
+  operation: 'recognize' | 'lookup',
+): void {
+  serveMessages(RED, node, def, async (msg) => {
+    const inputs = new Inputs(RED, node, msg, operation, def);
+    const croppedAligned = await inputs.image('image', 'croppedAligned');
+    const raw = await inputs.value('embeddings', 'embeddings');
+    // lookup uploads the embeddings as a file, so it also takes them as raw float32 bytes.
+    const blob = operation === 'lookup' && Buffer.isBuffer(raw) ? raw : undefined;
+    const numbers = blob
+      ? undefined
+      : embeddingNumbers(inputs, raw, operation === 'lookup' ? 'notEmbeddingsOrBuffer' : 'notEmbeddings');
+    const recognitionModel = await inputs.optionalText('recognitionModel', 'recognitionModel');
+    return async (client, call) => {
+      const person: EdgePerson | null =
+        operation === 'lookup'
+          ? await client.lookup({ croppedAligned, embeddings: blob ?? numbers, recognitionModel }, call)
+          : await client.recognize({ croppedAligned, embeddings: numbers, recognitionModel }, call);
+      msg.image = croppedAligned;
+      msg.payload = person;
+      if (!person) return { outputs: [null, msg], status: RED._(shared('status.noMatch')) };
+      msg.personId = person.personId;
+      return { outputs: [msg, null], status: personName(person) };
+    };
+  });
+}
+
+export function registerFaceMatchNode(RED: NodeAPI, type: string, operation: 'recognize' | 'lookup'): void {
+  function FaceMatchNode(this: Node, def: FaceMatchDef) {
+    RED.nodes.createNode(this, def);
+    serveFaceMatch(RED, this, def, operation);
+  }
+  RED.nodes.registerType(type, FaceMatchNode);
+}
