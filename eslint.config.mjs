@@ -37,6 +37,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain CommonJS preloaded into other tools with `node --require`.
+    files: ['scripts/*.js'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       // mocha's `this` and chained assertions
