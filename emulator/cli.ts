@@ -1,5 +1,5 @@
 /**
- * `npm run emulator -- --port N [--http] [--host H] [--data-dir DIR] [--token-lifetime SECONDS]
+ * `npm run emulator -- --port N [--http] [--host H] [--data-dir DIR] [--base-path P] [--token-lifetime SECONDS]
  *  [--engine faceapi|simple] [--users FILE] [--cert FILE --key FILE]`
  */
 import { readFileSync } from 'node:fs';
@@ -8,7 +8,8 @@ import { startEmulator } from './server';
 import { DEFAULT_USERS_FILE } from './users';
 
 const USAGE =
-  'usage: npm run emulator -- --port N [--http] [--host 127.0.0.1] [--data-dir DIR] [--token-lifetime SECONDS] ' +
+  'usage: npm run emulator -- --port N [--http] [--host 127.0.0.1] [--data-dir DIR] [--base-path /identities] ' +
+  '[--token-lifetime SECONDS] ' +
   '[--engine faceapi|simple] [--users FILE] [--cert FILE --key FILE]';
 
 function demoUserPasswords(): Partial<Record<string, string>> {
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
       host: { type: 'string', default: '127.0.0.1' },
       http: { type: 'boolean', default: false },
       'data-dir': { type: 'string' },
+      'base-path': { type: 'string' },
       'token-lifetime': { type: 'string', default: '3600' },
       engine: { type: 'string', default: 'faceapi' },
       users: { type: 'string' },
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
         ? { cert: readFileSync(values.cert, 'utf8'), key: readFileSync(values.key, 'utf8') }
         : true,
     dataDir: values['data-dir'],
+    basePath: values['base-path'],
     tokenLifetimeSeconds: lifetime,
     engine,
     usersFile: values.users,

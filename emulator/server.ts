@@ -33,6 +33,8 @@ export interface EmulatorOptions {
   /** HTTPS with a self-signed certificate made at start (the default), a given one, or plain HTTP (false). */
   https?: boolean | { cert: string; key: string };
   dataDir?: string;
+  /** Serve under a path prefix, like the cloud's `/identities`; none (on-premise) by default. */
+  basePath?: string;
   /** Default 3600 s. */
   tokenLifetimeSeconds?: number;
   /**
@@ -229,6 +231,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   let signingKey = randomBytes(32);
   const log = options.log ?? (() => undefined);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const basePath = (options.basePath ?? '').replace(/\/+$/, '');
 
   const services: Services = {
     store,
@@ -274,7 +277,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://emulator');
-    const found = routes.find(req.method ?? 'GET', url.pathname);
+    const pathname = url.pathname.startsWith(`${basePath}/`)
+      ? url.pathname.slice(basePath.length)
+      : undefined;
+    const found =
+      pathname === undefined ? ({ status: 404 } as const) : routes.find(req.method ?? 'GET', pathname);
     if (!('route' in found)) {
       counts.unrouted = (counts.unrouted ?? 0) + 1;
       req.resume();
@@ -351,7 +358,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const shownHost = host.includes(':') ? `[${host}]` : host;
 
   return {
-    url: `${tls ? 'https' : 'http'}://${shownHost}:${port}`,
+    url: `${tls ? 'https' : 'http'}://${shownHost}:${port}${basePath}`,
     port,
     ca: tls?.cert,
     counts,

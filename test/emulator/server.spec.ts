@@ -199,6 +199,22 @@ describe('emulator', () => {
     }
   });
 
+  it('serves under a path prefix like the cloud, which the client keeps (with or without a trailing slash)', async () => {
+    const emu = await startEmulator({ https: false, engine: 'simple', basePath: '/identities' });
+    try {
+      assert.match(emu.url, /\/identities$/);
+      for (const baseUrl of [emu.url, `${emu.url}/`]) {
+        const client = new IdentitiesClient({ baseUrl, username: 'admin', password: 'admin' });
+        assert.deepEqual(await client.listTags(), []);
+        client.close();
+      }
+      const outside = await fetch(emu.url.replace(/\/identities$/, '/api/v1/Tags'));
+      assert.equal(outside.status, 404);
+    } finally {
+      await emu.close();
+    }
+  });
+
   it('serves HTTPS with a certificate the client verifies against the emulator CA', async () => {
     const emu = await startEmulator({ engine: 'simple' });
     try {
