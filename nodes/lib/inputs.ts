@@ -23,13 +23,14 @@ export type TypedSettings<Name extends string> = Record<Name | `${Name}Type`, st
 
 const CONTEXT_TYPES = new Set(['msg', 'flow', 'global']);
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return `an array of ${value.length} items`;
-  if (Buffer.isBuffer(value)) return `a Buffer of ${value.length} bytes`;
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'string') return value.trim() === '' ? 'an empty string' : 'a string';
-  return `a ${typeof value}`;
+/** What kind of value was found instead, as a key of the shared `found` strings, and its size. */
+function kindOf(value: unknown): { kind: string; count?: number } {
+  if (value === null) return { kind: 'null' };
+  if (Array.isArray(value)) return { kind: 'array', count: value.length };
+  if (Buffer.isBuffer(value)) return { kind: 'buffer', count: value.length };
+  if (typeof value === 'object') return { kind: 'object' };
+  if (typeof value === 'string') return { kind: value.trim() === '' ? 'emptyString' : 'string' };
+  return { kind: typeof value === 'number' || typeof value === 'boolean' ? typeof value : 'other' };
 }
 
 function isPresent(value: unknown): boolean {
@@ -54,6 +55,12 @@ export class Inputs {
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
       return undefined;
     return { value: String(value), type: typeof type === 'string' && type ? type : 'str' };
+  }
+
+  /** What was found instead, in the user's language, never the value itself. */
+  private describe(value: unknown): string {
+    const { kind, count } = kindOf(value);
+    return this.RED._(shared(`found.${kind}`), { count: count ?? 0 });
   }
 
   fail(key: string, substitutions: Record<string, string | number> = {}): never {
@@ -110,7 +117,7 @@ export class Inputs {
     if (!isPresent(value)) return fallback;
     if (typeof value === 'boolean') return value;
     if (value === 'true' || value === 'false') return value === 'true';
-    return this.fail('notBoolean', { field, found: describe(value) });
+    return this.fail('notBoolean', { field, found: this.describe(value) });
   }
 
   /** A required id or name from a fixed msg property, e.g. msg.personId. */
@@ -143,7 +150,7 @@ export class Inputs {
     if (textField && typeof value === 'string' && value.trim()) return { [textField]: value } as T;
     return this.fail(textField ? 'notObjectOrText' : 'notObject', {
       field: 'msg.payload',
-      found: describe(value),
+      found: this.describe(value),
     });
   }
 
@@ -151,7 +158,7 @@ export class Inputs {
     if (!isPresent(value)) return undefined;
     if (typeof value === 'string') return value.trim();
     if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-    return this.fail('notText', { field, found: describe(value) });
+    return this.fail('notText', { field, found: this.describe(value) });
   }
 
   private where(setting: string): string {
