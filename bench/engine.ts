@@ -153,6 +153,7 @@ async function main(): Promise<void> {
   );
 
   const latencies: number[] = [];
+  const stagesBefore = single.stats.stageMs;
   const sequential = await measure(async () => {
     for (let i = 0; i < LATENCY_RUNS; i++) {
       const started = performance.now();
@@ -161,6 +162,11 @@ async function main(): Promise<void> {
     }
   });
   const cpuPerImage = (sequential.ownCores * sequential.wallMs) / LATENCY_RUNS;
+  const stagesAfter = single.stats.stageMs;
+  const stageNames = Object.keys(stagesAfter) as (keyof typeof stagesAfter)[];
+  const stagesPerImage = Object.fromEntries(
+    stageNames.map((stage) => [stage, round((stagesAfter[stage] - stagesBefore[stage]) / LATENCY_RUNS)]),
+  );
   latencies.sort((a, b) => a - b);
   const median = percentile(latencies, 50);
   const p95 = percentile(latencies, 95);
@@ -174,6 +180,9 @@ async function main(): Promise<void> {
   );
   console.log(
     `CPU per image, whole process (all threads): ${cpuPerImage.toFixed(0)} ms, of which decode+resize on the main side ${decodeCpuPerImage.toFixed(0)} ms`,
+  );
+  console.log(
+    `stages per image, ms (decode: wall on the main side; the rest: worker thread): ${stageNames.map((stage) => `${stage} ${stagesPerImage[stage]}`).join(', ')}; SSD fallbacks so far: ${single.stats.ssdFallbacks}`,
   );
 
   const singleRate = await throughput(single, images);
@@ -233,6 +242,7 @@ async function main(): Promise<void> {
       'cache off (cacheSize 0): every call is an inference',
       'CPU: process.cpuUsage() delta, whole process (main thread, sharp threads, workers), sequential 1-worker run, per image',
       'otherCores: CPU used by other processes on the machine during the phase; high values mean a shared machine',
+      'stageMsPerImage: sequential 1-worker run; decode is wall time on the main side, the other stages worker-thread time',
     ],
     coldStartMs: { oneWorker: summary(singleStart), pool: summary(poolStart) },
     firstImagesAfterReadyMs: { oneWorker: round(firstMs, 0), pool: round(poolFirstMs, 0) },
@@ -243,6 +253,7 @@ async function main(): Promise<void> {
       ...summary(sequential),
     },
     cpuMsPerImage: { total: round(cpuPerImage, 0), decode: round(decodeCpuPerImage, 0) },
+    stageMsPerImage: stagesPerImage,
     throughput: {
       imagesPerRound: THROUGHPUT_IMAGES,
       rounds: THROUGHPUT_ROUNDS,

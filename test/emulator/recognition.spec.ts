@@ -130,19 +130,18 @@ describe('emulator with the real face engine', function () {
   });
 
   it('refuses a low-quality face unless forceEnrollment, and rolls the new person back', async () => {
+    // A face about 60 px wide: found, but too small to be a good enrollment photo.
+    const small = await sharp(biden!).resize(120).jpeg().toBuffer();
     const before = (await client.queryPeople()).length;
-    await assert.rejects(client.faceEnroll({ faceImage: biden! }), (err: unknown) => {
+    await assert.rejects(client.faceEnroll({ faceImage: small }), (err: unknown) => {
       assert.ok(err instanceof ApiError);
       assert.equal(err.status, 500);
       assert.match(err.message, /Image rejected: face quality 0\.\d+ is below 0\.5/);
       return true;
     });
     assert.equal((await client.queryPeople()).length, before);
-    const { personId } = await client.faceEnroll({ faceImage: biden!, forceEnrollment: true });
+    const { personId } = await client.faceEnroll({ faceImage: small, forceEnrollment: true });
     assert.equal((await client.queryPeople()).length, before + 1);
-    assert.equal(
-      (await publish(twoPeople!)).detectedFaces.filter((f) => f.person?.personId === personId).length,
-      1,
-    );
+    assert.equal((await client.recognize({ croppedAligned: small }))?.personId, personId);
   });
 });
