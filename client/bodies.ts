@@ -1,6 +1,6 @@
 /**
  * Request bodies built as one Buffer each. JSON bodies that carry images are assembled around the
- * base64 text, which is produced once and copied once: JSON.stringify of an object holding a
+ * base64 text, which is written once, straight into the body in slices: JSON.stringify of an object holding a
  * 270 KB string would escape-scan and copy it again, which is most of a request's CPU cost.
  */
 import FormData from 'form-data';
@@ -10,26 +10,47 @@ export interface BuiltBody {
   contentType: string;
 }
 
+/**
+ * Base64 is produced in slices of this many input bytes (a multiple of 3, so slices join without
+ * padding): each slice's text (64 KiB) stays a small young-generation string. One 270 KB string
+ * lands in V8's large-object space instead, and measured on the benchmark machine (Node 20) encoding
+ * and copying 200 KB that way cost ~0.6 ms, ten times what 50 KB cost.
+ */
+const SLICE_BYTES = 3 * 16 * 1024;
+
+function base64Length(bytes: number): number {
+  return 4 * Math.ceil(bytes / 3);
+}
+
+function writeBase64(bytes: Buffer, target: Buffer, offset: number): number {
+  let end = offset;
+  for (let start = 0; start < bytes.length; start += SLICE_BYTES) {
+    end += target.write(bytes.toString('base64', start, start + SLICE_BYTES), end, 'latin1');
+  }
+  return end;
+}
+
 /** `fields` must hold no image; `binaries` are written as base64 strings under their keys. */
 export function jsonWithBase64(fields: object, binaries: Record<string, Buffer | undefined>): BuiltBody {
-  const pieces: { text: string; encoding: BufferEncoding }[] = [];
-  let open = '{';
-  for (const [key, bytes] of Object.entries(binaries)) {
-    if (bytes === undefined) continue;
-    pieces.push({ text: `${open}${JSON.stringify(key)}:"`, encoding: 'utf8' });
-    pieces.push({ text: bytes.toString('base64'), encoding: 'latin1' });
-    pieces.push({ text: '"', encoding: 'utf8' });
-    open = ',';
-  }
+  const present = Object.entries(binaries).filter(
+    (entry): entry is [string, Buffer] => entry[1] !== undefined,
+  );
   const rest = JSON.stringify(fields);
-  if (rest === '{}') pieces.push({ text: open === '{' ? '{}' : '}', encoding: 'utf8' });
-  else pieces.push({ text: open === '{' ? rest : `,${rest.slice(1)}`, encoding: 'utf8' });
+  const heads = present.map(([key], index) => `${index === 0 ? '{' : ','}${JSON.stringify(key)}:"`);
+  const tail = present.length === 0 ? rest : rest === '{}' ? '}' : `,${rest.slice(1)}`;
 
-  let length = 0;
-  for (const piece of pieces) length += Buffer.byteLength(piece.text, piece.encoding);
+  let length = Buffer.byteLength(tail, 'utf8');
+  present.forEach(([, bytes], index) => {
+    length += Buffer.byteLength(heads[index], 'utf8') + base64Length(bytes.length) + 1;
+  });
   const data = Buffer.allocUnsafe(length);
   let offset = 0;
-  for (const piece of pieces) offset += data.write(piece.text, offset, piece.encoding);
+  present.forEach(([, bytes], index) => {
+    offset += data.write(heads[index], offset, 'utf8');
+    offset = writeBase64(bytes, data, offset);
+    data[offset++] = 0x22; // the closing quote
+  });
+  data.write(tail, offset, 'utf8');
   return { data, contentType: 'application/json' };
 }
 
@@ -44,8 +65,8 @@ export interface MultipartFile {
 }
 
 /**
- * A multipart body as one Buffer (form-data's getBuffer), about 3x cheaper than streaming form-data
- * through axios, and rebuildable for each attempt.
+ * A multipart body as one Buffer (form-data's getBuffer), about 3x cheaper than streaming it, sent
+ * with a Content-Length, and rebuildable for each attempt.
  */
 export function multipart(parts: Record<string, string | MultipartFile | undefined>): BuiltBody {
   const form = new FormData();

@@ -1,8 +1,8 @@
 /**
  * The one error type the client throws. It is built from scratch for every failure (never by
- * wrapping an axios error, whose `config` holds the Authorization header and the request body), so
- * nothing secret can ride along; `redactor` scrubs the password and tokens out of the texts that do
- * come from elsewhere (server messages, socket errors).
+ * wrapping a lower-level error, which may hold the request's headers or body), so nothing secret
+ * can ride along; `redact` scrubs the password and tokens out of the texts that do come from
+ * elsewhere (server messages, a redirect's Location).
  */
 
 export type ApiErrorCode =

@@ -85,6 +85,21 @@ describe('request bodies', () => {
     }
   });
 
+  it('writes base64 exactly as toString would, at every length around the 3-byte groups and slices', () => {
+    const lengths = [0, 1, 2, 3, 4, 5, 47, 48, 49, 1000];
+    for (const slice of [48 * 1024, 3 * 16 * 1024])
+      for (let d = -4; d <= 4; d++) lengths.push(slice + d, 2 * slice + d);
+    lengths.push(200 * 1024 + 1);
+    for (const length of lengths) {
+      const bytes = Buffer.alloc(length);
+      for (let i = 0; i < length; i++) bytes[i] = (i * 31 + 7) & 0xff;
+      const built = JSON.parse(jsonWithBase64({ n: length }, { image: bytes }).data.toString('latin1')) as {
+        image: string;
+      };
+      assert.equal(built.image, bytes.toString('base64'), `length ${length}`);
+    }
+  });
+
   it('leaves out an absent binary', () => {
     const built = jsonWithBase64({ a: 1 }, { expanded: JPEG, croppedAligned: undefined });
     assert.deepEqual(Object.keys(JSON.parse(built.data.toString())), ['expanded', 'a']);
