@@ -1,0 +1,283 @@
+/**
+ * Starting the emulator and a real Node-RED with this package, shared by `npm start`
+ * (scripts/start.ts), the example generator (scripts/examples.ts) and the editor tests
+ * (test/e2e/): they must run the package the same way a user's Node-RED does, from a user
+ * directory whose node_modules links to this repository.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { IdentitiesClient } from '../client/client';
+
+export const ROOT = path.join(__dirname, '..');
+export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
+export const PACKAGE = 'node-red-contrib-econnect-identities';
+
+/** The ids of the demo flow's nodes that the editor tests click or read. */
+export const DEMO_IDS = {
+  tab: 'demo-tab',
+  inject: 'demo-inject',
+  publish: 'demo-publish',
+  debug: 'demo-debug',
+  server: 'demo-server',
+  tls: 'demo-tls',
+} as const;
+
+/** The person the demo flow recognises: enrolled once from obama.jpg, found again in obama2.jpg. */
+export async function seedDemo(client: IdentitiesClient): Promise<void> {
+  if ((await client.checkImageReference('demo-obama')).exists) return;
+  const { personId } = await client.faceEnroll({
+    faceImage: readFileSync(path.join(FIXTURES, 'obama.jpg')),
+    photoReferenceId: 'demo-obama',
+  });
+  await client.upsertAlias(personId, { firstName: 'Barack', lastName: 'Obama', title: 'President' });
+  const vip =
+    (await client.listTags()).find((tag) => tag.name === 'VIP') ?? (await client.createTag({ name: 'VIP' }));
+  await client.upsertPersonTag(personId, { tagId: vip.tagId });
+}
+
+/** The demo flow: inject -> file in (obama2.jpg) -> publish -> debug, with a config node that trusts `caFile`. */
+export function demoFlows(emulatorUrl: string, caFile: string): { flows: object[]; credentials: object } {
+  const tab = DEMO_IDS.tab;
+  const flows = [
+    { id: tab, type: 'tab', label: 'eConnect Identities demo' },
+    {
+      id: 'demo-comment',
+      type: 'comment',
+      z: tab,
+      name: 'Click the inject button: a snapshot of the front door goes to the emulator',
+      info: 'The emulator enrolled Barack Obama from obama.jpg at start; this flow publishes obama2.jpg, a different photo, and the debug sidebar shows the matched person with the VIP tag.',
+      x: 330,
+      y: 40,
+      wires: [],
+    },
+    {
+      id: DEMO_IDS.inject,
+      type: 'inject',
+      z: tab,
+      name: 'camera snapshot',
+      props: [],
+      repeat: '',
+      once: false,
+      x: 150,
+      y: 100,
+      wires: [['demo-file']],
+    },
+    {
+      id: 'demo-file',
+      type: 'file in',
+      z: tab,
+      name: 'obama2.jpg',
+      filename: path.join(FIXTURES, 'obama2.jpg'),
+      filenameType: 'str',
+      format: '',
+      chunk: false,
+      sendError: false,
+      encoding: 'none',
+      allProps: false,
+      x: 330,
+      y: 100,
+      wires: [['demo-publish']],
+    },
+    {
+      id: DEMO_IDS.publish,
+      type: 'identities-publish',
+      z: tab,
+      name: '',
+      server: DEMO_IDS.server,
+      version: 1,
+      mode: 'withResponse',
+      split: 'all',
+      separateOutputs: false,
+      outputs: 1,
+      image: 'payload',
+      imageType: 'msg',
+      detectorName: 'FrontDoorCam',
+      detectorNameType: 'str',
+      // Every property, as the editor would save it: the dialog shows a missing flag as true.
+      ianaTimeZone: '',
+      ianaTimeZoneType: 'str',
+      detectTime: 'detectTime',
+      detectTimeType: 'msg',
+      allowDoubleDetection: 'false',
+      allowDoubleDetectionType: 'bool',
+      includeAddresses: 'false',
+      includeAddressesType: 'bool',
+      includeFields: 'false',
+      includeFieldsType: 'bool',
+      includePerson: 'true',
+      includePersonType: 'bool',
+      includeNames: 'true',
+      includeNamesType: 'bool',
+      includeTags: 'true',
+      includeTagsType: 'bool',
+      largestFaceOnly: 'true',
+      largestFaceOnlyType: 'bool',
+      x: 510,
+      y: 100,
+      wires: [[DEMO_IDS.debug]],
+    },
+    {
+      id: DEMO_IDS.debug,
+      type: 'debug',
+      z: tab,
+      name: 'matched person',
+      active: true,
+      tosidebar: true,
+      console: false,
+      complete: 'payload',
+      targetType: 'msg',
+      x: 700,
+      y: 100,
+      wires: [],
+    },
+    {
+      id: DEMO_IDS.server,
+      type: 'identities-config',
+      name: 'emulator',
+      baseUrl: emulatorUrl,
+      allowHttp: false,
+      tls: DEMO_IDS.tls,
+      proxy: '',
+      // Every setting the dialog has: without the required numbers the editor marks the node (and
+      // the publish node using it) as not properly configured at the first deploy.
+      timeout: 30,
+      maxConcurrent: 4,
+      queueLength: 100,
+      overflow: 'error',
+      version: 1,
+    },
+    {
+      id: DEMO_IDS.tls,
+      type: 'tls-config',
+      name: 'emulator certificate',
+      cert: '',
+      key: '',
+      ca: caFile,
+      certname: '',
+      keyname: '',
+      caname: '',
+      servername: '',
+      verifyservercert: true,
+    },
+  ];
+  return { flows, credentials: { [DEMO_IDS.server]: { username: 'admin', password: 'admin' } } };
+}
+
+export interface UserDirOptions {
+  port: number;
+  /** Extra settings, e.g. quieter logging for tests. */
+  settings?: Record<string, unknown>;
+}
+
+/**
+ * A Node-RED user directory with this package installed (a link to the repository, as `npm link`
+ * would make) and a settings.js for loopback only.
+ */
+export function prepareUserDir(userDir: string, { port, settings = {} }: UserDirOptions): void {
+  const link = path.join(userDir, 'node_modules', PACKAGE);
+  if (!existsSync(link)) {
+    mkdirSync(path.dirname(link), { recursive: true });
+    symlinkSync(ROOT, link, 'dir');
+  }
+  writeFileSync(
+    path.join(userDir, 'settings.js'),
+    `module.exports = ${JSON.stringify(
+      {
+        uiHost: '127.0.0.1',
+        uiPort: port,
+        flowFile: 'flows.json',
+        // A local demo: credentials are kept unencrypted in .demo/, never in a real deployment.
+        credentialSecret: false,
+        editorTheme: { tours: false },
+        diagnostics: { enabled: false },
+        telemetry: { enabled: false },
+        ...settings,
+      },
+      null,
+      2,
+    )};\n`,
+  );
+}
+
+/**
+ * Settings for runs driven by a browser (examples, tests): warnings only in the log, and no
+ * palette catalogue, which the editor would otherwise fetch from catalogue.nodered.org at load.
+ */
+export const OFFLINE_EDITOR_SETTINGS = {
+  logging: { console: { level: 'warn', metrics: false, audit: false } },
+  editorTheme: { tours: false, palette: { catalogues: [] } },
+};
+
+/** Writes flows.json and flows_cred.json (plain, as credentialSecret is false). */
+export function writeFlows(userDir: string, flows: object[], credentials: object): void {
+  writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows, null, 2));
+  writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(credentials, null, 2));
+}
+
+/** Node-RED's own launcher (red.js) in a child process, so that stopping it never takes this process down. */
+export function spawnNodeRed(userDir: string, stderr: 'inherit' | 'pipe' = 'inherit'): ChildProcess {
+  return spawn(
+    process.execPath,
+    [
+      require.resolve('node-red/red.js'),
+      '--userDir',
+      userDir,
+      '--settings',
+      path.join(userDir, 'settings.js'),
+    ],
+    { stdio: ['ignore', 'pipe', stderr] },
+  );
+}
+
+/** A port that was free a moment ago on loopback (Node-RED cannot report the one it picked for 0). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function getStatus(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    http
+      .get(url, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', () => resolve(0));
+  });
+}
+
+/**
+ * Waits until the editor answers: red.js opens its HTTP port only once the runtime has started
+ * (nodes loaded, flows started). Fails when the process exits or the deadline passes.
+ */
+export async function waitForNodeRed(url: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await getStatus(`${url}settings`)) !== 200) {
+    if (child.exitCode !== null) throw new Error(`Node-RED exited with code ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error(`Node-RED did not start within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Stops Node-RED (SIGINT lets it close the flows) and waits for it; SIGKILL after `graceMs`. */
+export function stopNodeRed(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGINT');
+  });
+}
