@@ -5,6 +5,7 @@
 import type { Node, NodeAPI } from 'node-red';
 import { serveMessages, type FlowNodeDef } from './lib/flow-node';
 import { Inputs, type TypedSettings } from './lib/inputs';
+import { translate } from './lib/i18n';
 
 type CompareDef = FlowNodeDef & TypedSettings<'image1' | 'image2'>;
 
@@ -20,8 +21,11 @@ export = function (RED: NodeAPI) {
         msg.payload = result;
         const percent = Math.round(result.confidence * 100);
         return result.match
-          ? { outputs: [msg, null], status: RED._('identities-compare.status.match', { percent }) }
-          : { outputs: [null, msg], status: RED._('identities-compare.status.noMatch', { percent }) };
+          ? { outputs: [msg, null], status: translate(RED, 'identities-compare.status.match', { percent }) }
+          : {
+              outputs: [null, msg],
+              status: translate(RED, 'identities-compare.status.noMatch', { percent }),
+            };
       };
     });
   }

@@ -8,7 +8,7 @@ import { IdentitiesClient } from '../client/client';
 import { ApiError } from '../client/errors';
 import { connectionOptions, checkedBaseUrl, testConnection, type ConnectionSettings } from './lib/connection';
 import { Dispatcher, NotDispatchedError, OVERFLOW_POLICIES, type OverflowPolicy } from './lib/dispatcher';
-import { shared } from './lib/i18n';
+import { shared, translate } from './lib/i18n';
 import {
   CONFIG_TYPE,
   findServer,
@@ -91,7 +91,7 @@ export = function (RED: NodeAPI) {
     const settings = settingsOf(def);
     const overflow = overflowPolicy(def.overflow);
     const users = new Set<ServerUser>();
-    const loginFailedText = RED._(shared('status.loginFailed'));
+    const loginFailedText = translate(RED, shared('status.loginFailed'));
     let problem: string | undefined;
     let closed = false;
     let loginStarted = false;
@@ -106,14 +106,15 @@ export = function (RED: NodeAPI) {
           level === 'warn' ? this.warn(message) : this.debug(message),
         ),
       );
-      if (client.baseUrl.startsWith('http:')) this.warn(RED._('identities-config.warnings.plainHttp'));
+      if (client.baseUrl.startsWith('http:'))
+        this.warn(translate(RED, 'identities-config.warnings.plainHttp'));
     } catch (err) {
       setupFailure =
         err instanceof ApiError
           ? err
           : new ApiError({ operation: 'configure', code: 'INVALID_INPUT', message: String(err) });
-      problem = RED._(shared('status.configInvalid'));
-      this.error(RED._('identities-config.errors.setup', { reason: setupFailure.message }));
+      problem = translate(RED, shared('status.configInvalid'));
+      this.error(translate(RED, 'identities-config.errors.setup', { reason: setupFailure.message }));
     }
 
     const dispatcher = new Dispatcher(
@@ -123,10 +124,10 @@ export = function (RED: NodeAPI) {
         overflow,
       },
       {
-        dropped: RED._(shared('errors.dropped')),
-        'queue-full': RED._(shared('errors.queueFull')),
-        aborted: RED._(shared('errors.aborted')),
-        closed: RED._(shared('errors.closed')),
+        dropped: translate(RED, shared('errors.dropped')),
+        'queue-full': translate(RED, shared('errors.queueFull')),
+        aborted: translate(RED, shared('errors.aborted')),
+        closed: translate(RED, shared('errors.closed')),
       },
     );
 
@@ -147,7 +148,9 @@ export = function (RED: NodeAPI) {
       dropsSinceWarning++;
       const now = Date.now();
       if (now - lastDropWarning < DROP_WARNING_INTERVAL_MS) return;
-      this.warn(RED._('identities-config.warnings.dropped', { count: dropsSinceWarning, policy: overflow }));
+      this.warn(
+        translate(RED, 'identities-config.warnings.dropped', { count: dropsSinceWarning, policy: overflow }),
+      );
       dropsSinceWarning = 0;
       lastDropWarning = now;
     };
@@ -162,7 +165,7 @@ export = function (RED: NodeAPI) {
           noteOutcome(err);
           if (!(err instanceof ApiError && err.code === 'AUTH_FAILED')) {
             this.warn(
-              RED._('identities-config.warnings.loginDeferred', {
+              translate(RED, 'identities-config.warnings.loginDeferred', {
                 reason: err instanceof Error ? err.message : String(err),
               }),
             );

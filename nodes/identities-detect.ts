@@ -5,7 +5,7 @@
 import type { Node, NodeAPI } from 'node-red';
 import { annotation } from './lib/faces';
 import { serveMessages, type FlowNodeDef } from './lib/flow-node';
-import { shared } from './lib/i18n';
+import { shared, translate } from './lib/i18n';
 import { Inputs, type TypedSettings } from './lib/inputs';
 
 type DetectDef = FlowNodeDef & TypedSettings<'image'>;
@@ -18,14 +18,15 @@ export = function (RED: NodeAPI) {
       return async (client, call) => {
         const result = await client.faceDetect({ image }, call);
         const faces = result.detections;
-        const unknown = RED._(shared('label.unknown'));
+        const unknown = translate(RED, shared('label.unknown'));
         msg.image = image;
         msg.payload = result;
         msg.annotations = faces.map((face) => annotation(face.boundingBox, face.personId ?? unknown));
-        if (faces.length === 0) return { outputs: [null, msg], status: RED._(shared('status.noFace')) };
+        if (faces.length === 0)
+          return { outputs: [null, msg], status: translate(RED, shared('status.noFace')) };
         return {
           outputs: [msg, null],
-          status: RED._('identities-detect.status.faces', { count: faces.length }),
+          status: translate(RED, 'identities-detect.status.faces', { count: faces.length }),
         };
       };
     });

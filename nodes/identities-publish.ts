@@ -6,7 +6,7 @@ import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeMessageParts } 
 import type { DetectedFace, FaceEdgePublishResponse, PublishRequest } from '../client/client';
 import { annotation, personName } from './lib/faces';
 import { serveMessages, type Delivery, type FlowNodeDef, type OutputMessages } from './lib/flow-node';
-import { shared } from './lib/i18n';
+import { shared, translate } from './lib/i18n';
 import { Inputs, type TypedSettings } from './lib/inputs';
 
 interface PublishDef
@@ -95,7 +95,7 @@ export = function (RED: NodeAPI) {
 
     function label(face: DetectedFace, includePerson: boolean): string | undefined {
       if (face.person) return personName(face.person);
-      return includePerson ? RED._(shared('label.unknown')) : undefined;
+      return includePerson ? translate(RED, shared('label.unknown')) : undefined;
     }
 
     function outputOf(faces: DetectedFace[]): number {
@@ -104,13 +104,13 @@ export = function (RED: NodeAPI) {
     }
 
     function status(faces: DetectedFace[], includePerson: boolean): string {
-      if (faces.length === 0) return RED._(shared('status.noFace'));
+      if (faces.length === 0) return translate(RED, shared('status.noFace'));
       const [only] = faces;
       if (faces.length === 1 && only?.person) return personName(only.person);
       const matched = faces.filter((face) => face.person).length;
       return includePerson
-        ? RED._('identities-publish.status.facesMatched', { count: faces.length, matched })
-        : RED._('identities-publish.status.faces', { count: faces.length });
+        ? translate(RED, 'identities-publish.status.facesMatched', { count: faces.length, matched })
+        : translate(RED, 'identities-publish.status.faces', { count: faces.length });
     }
 
     /** Messages in the layout the dialog chose: one output, or matched / unknown / no face. */
@@ -165,7 +165,7 @@ export = function (RED: NodeAPI) {
       return async (client, call) => {
         if (fireAndForget) {
           await client.publish(sent, call);
-          return { outputs: [msg], status: RED._('identities-publish.status.published') };
+          return { outputs: [msg], status: translate(RED, 'identities-publish.status.published') };
         }
         return deliver(msg, await client.publishWithResponse(sent, call), sent);
       };

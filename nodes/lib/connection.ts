@@ -10,6 +10,7 @@ import { ApiError } from '../../client/errors';
 import type { TlsOptions } from '../../client/http';
 import type { ProxyOptions } from '../../client/proxy';
 import type { ServerCredentials } from './server';
+import { translate } from './i18n';
 
 export interface ConnectionSettings {
   baseUrl: string;
@@ -54,11 +55,11 @@ function tlsOptions(RED: NodeAPI, id: string | undefined): TlsOptions | undefine
     RED,
     id,
     'tls-config',
-    RED._('identities-config.errors.tlsMissing'),
+    translate(RED, 'identities-config.errors.tlsMissing'),
   );
   if (!node) return undefined;
   if (node.valid === false || typeof node.addTLSOptions !== 'function') {
-    throw configurationError(RED._('identities-config.errors.tlsInvalid'));
+    throw configurationError(translate(RED, 'identities-config.errors.tlsInvalid'));
   }
   const added = node.addTLSOptions({});
   const pem = (value: unknown) => (typeof value === 'string' || Buffer.isBuffer(value) ? value : undefined);
@@ -117,9 +118,9 @@ function proxyOptions(RED: NodeAPI, id: string | undefined, target: URL): ProxyO
     RED,
     id,
     'http proxy',
-    RED._('identities-config.errors.proxyMissing'),
+    translate(RED, 'identities-config.errors.proxyMissing'),
   );
-  const invalid = RED._('identities-config.errors.proxyUrlInvalid');
+  const invalid = translate(RED, 'identities-config.errors.proxyUrlInvalid');
   if (!node) return proxyFromEnvironment(process.env, target, invalid);
   const url = proxyUrl(node.url ?? '', invalid, node.credentials?.username, node.credentials?.password);
   return withNoProxy(url, noProxyList(node.noproxy));
@@ -129,7 +130,7 @@ function proxyOptions(RED: NodeAPI, id: string | undefined, target: URL): ProxyO
 export function checkedBaseUrl(RED: NodeAPI, baseUrl: string, allowHttp: boolean): string {
   const normalized = normalizeBaseUrl(baseUrl ?? '');
   if (normalized.startsWith('http:') && !allowHttp) {
-    throw configurationError(RED._('identities-config.errors.plainHttp'));
+    throw configurationError(translate(RED, 'identities-config.errors.plainHttp'));
   }
   return normalized;
 }
@@ -143,8 +144,8 @@ export function connectionOptions(
   const baseUrl = checkedBaseUrl(RED, settings.baseUrl, settings.allowHttp);
   const username = credentials.username?.trim();
   const password = credentials.password;
-  if (!username) throw configurationError(RED._('identities-config.errors.usernameMissing'));
-  if (!password) throw configurationError(RED._('identities-config.errors.passwordMissing'));
+  if (!username) throw configurationError(translate(RED, 'identities-config.errors.usernameMissing'));
+  if (!password) throw configurationError(translate(RED, 'identities-config.errors.passwordMissing'));
   return {
     baseUrl,
     username,

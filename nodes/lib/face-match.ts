@@ -7,7 +7,7 @@ import type { Node, NodeAPI } from 'node-red';
 import type { EdgePerson } from '../../client/client';
 import { personName } from './faces';
 import { serveMessages, type FlowNodeDef } from './flow-node';
-import { shared } from './i18n';
+import { shared, translate } from './i18n';
 import { Inputs, type TypedSettings } from './inputs';
 
 type FaceMatchDef = FlowNodeDef & TypedSettings<'image' | 'embeddings' | 'recognitionModel'>;
@@ -45,7 +45,7 @@ function serveFaceMatch(
           : await client.recognize({ croppedAligned, embeddings: numbers, recognitionModel }, call);
       msg.image = croppedAligned;
       msg.payload = person;
-      if (!person) return { outputs: [null, msg], status: RED._(shared('status.noMatch')) };
+      if (!person) return { outputs: [null, msg], status: translate(RED, shared('status.noMatch')) };
       msg.personId = person.personId;
       return { outputs: [msg, null], status: personName(person) };
     };

@@ -5,7 +5,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { NotDispatchedError } from './dispatcher';
-import { shared } from './i18n';
+import { shared, translate } from './i18n';
 import { findServer, type ClientJob, type ServerUser } from './server';
 import { clearStatus, reportFailure, showDropped, showFailure, showRequesting, showResult } from './status';
 
@@ -49,12 +49,12 @@ export function serveMessages(RED: NodeAPI, node: Node, def: FlowNodeDef, handle
     },
   };
   if (server) server.register(user);
-  else showFailure(node, RED._(shared('status.noServer')));
+  else showFailure(node, translate(RED, shared('status.noServer')));
 
   node.on('input', (msg, send, done) => {
     if (!server) {
-      showFailure(node, RED._(shared('status.noServer')));
-      done(new Error(RED._(shared('errors.noServer'))));
+      showFailure(node, translate(RED, shared('status.noServer')));
+      done(new Error(translate(RED, shared('errors.noServer'))));
       return;
     }
     const controller = new AbortController();

@@ -7,7 +7,7 @@
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { ApiError } from '../../client/errors';
 import type { ImageInput } from '../../client/images';
-import { shared } from './i18n';
+import { shared, translate } from './i18n';
 
 /** A TypedInput as Node-RED stores it: the value, and the type chosen beside it. */
 interface TypedProperty {
@@ -60,14 +60,14 @@ export class Inputs {
   /** What was found instead, in the user's language, never the value itself. */
   private describe(value: unknown): string {
     const { kind, count } = kindOf(value);
-    return this.RED._(shared(`found.${kind}`), { count: count ?? 0 });
+    return translate(this.RED, shared(`found.${kind}`), { count: count ?? 0 });
   }
 
   fail(key: string, substitutions: Record<string, string | number> = {}): never {
     throw new ApiError({
       operation: this.operation,
       code: 'INVALID_INPUT',
-      message: this.RED._(shared(`errors.${key}`), substitutions),
+      message: translate(this.RED, shared(`errors.${key}`), substitutions),
     });
   }
 
@@ -165,6 +165,6 @@ export class Inputs {
     const property = this.property(setting);
     return property && CONTEXT_TYPES.has(property.type)
       ? `${property.type}.${property.value}`
-      : this.RED._(shared('errors.nodeSettings'));
+      : translate(this.RED, shared('errors.nodeSettings'));
   }
 }

@@ -7,7 +7,7 @@ import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import type { BinaryResult, CallOptions, IdentitiesClient } from '../../client/client';
 import { ApiError } from '../../client/errors';
 import { serveMessages, type Delivery, type FlowNodeDef, type InputHandler } from './flow-node';
-import { shared } from './i18n';
+import { shared, translate } from './i18n';
 import { Inputs } from './inputs';
 import type { ClientJob } from './server';
 
@@ -67,11 +67,14 @@ function deliverResult(RED: NodeAPI, msg: NodeMessage, label: string, result: un
     msg.contentType = result.contentType;
     if (result.fileName !== undefined) msg.filename = result.fileName;
     const size = (result.data.length / 1024).toFixed(1);
-    return { outputs: [msg], status: RED._(shared('status.bytes'), { label, size }) };
+    return { outputs: [msg], status: translate(RED, shared('status.bytes'), { label, size }) };
   }
   msg.payload = result;
   if (Array.isArray(result)) {
-    return { outputs: [msg], status: RED._(shared('status.count'), { label, count: result.length }) };
+    return {
+      outputs: [msg],
+      status: translate(RED, shared('status.count'), { label, count: result.length }),
+    };
   }
   return { outputs: [msg], status: label };
 }
@@ -92,7 +95,7 @@ function operationHandler<Op extends string>(
       throw new ApiError({
         operation: node.type,
         code: 'INVALID_INPUT',
-        message: RED._(shared('errors.unknownOperation'), {
+        message: translate(RED, shared('errors.unknownOperation'), {
           found: typeof chosen === 'string' ? chosen.slice(0, 60) : typeof chosen,
           known: Object.keys(operations).join(', '),
         }),
@@ -100,7 +103,7 @@ function operationHandler<Op extends string>(
     }
     const job = await operations[chosen](new Inputs(RED, node, msg, chosen, def));
     // The operation's label in the node's own catalog, as the dialog shows it.
-    const label = RED._(`${node.type}.operation.${chosen}`);
+    const label = translate(RED, `${node.type}.operation.${chosen}`);
     return async (client, call) => deliverResult(RED, msg, label, await job(client, call));
   };
 }

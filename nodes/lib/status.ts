@@ -7,10 +7,10 @@
 import type { Node, NodeAPI } from 'node-red';
 import { ApiError } from '../../client/errors';
 import { NotDispatchedError } from './dispatcher';
-import { shared } from './i18n';
+import { shared, translate } from './i18n';
 
 export function showRequesting(RED: NodeAPI, node: Node): void {
-  node.status({ fill: 'blue', shape: 'dot', text: RED._(shared('status.requesting')) });
+  node.status({ fill: 'blue', shape: 'dot', text: translate(RED, shared('status.requesting')) });
 }
 
 export function showResult(node: Node, text: string): void {
@@ -19,7 +19,7 @@ export function showResult(node: Node, text: string): void {
 
 /** A message discarded by the overflow policy the user chose: a warning, not a failure. */
 export function showDropped(RED: NodeAPI, node: Node): void {
-  node.status({ fill: 'yellow', shape: 'ring', text: RED._(shared('status.dropped')) });
+  node.status({ fill: 'yellow', shape: 'ring', text: translate(RED, shared('status.dropped')) });
 }
 
 export function showFailure(node: Node, reason: string): void {
@@ -32,9 +32,9 @@ export function clearStatus(node: Node): void {
 
 /** A few words for the status ring; the full explanation travels in the error itself. */
 function shortReason(RED: NodeAPI, err: unknown): string {
-  if (err instanceof ApiError) return RED._(shared(`reason.${err.code}`));
-  if (err instanceof NotDispatchedError) return RED._(shared(`reason.${err.reason}`));
-  return RED._(shared('reason.unexpected'));
+  if (err instanceof ApiError) return translate(RED, shared(`reason.${err.code}`));
+  if (err instanceof NotDispatchedError) return translate(RED, shared(`reason.${err.reason}`));
+  return translate(RED, shared('reason.unexpected'));
 }
 
 function asError(err: unknown): Error {
