@@ -21,6 +21,8 @@ import {
   statuses,
   usersFileWithSecretPassword,
   type FlowNode,
+  assertErrorCode,
+  type CaughtError,
 } from './harness';
 
 function detectNode(id: string, output = `${id}-out`): FlowNode {
@@ -94,7 +96,7 @@ describe('identities-config', function () {
     const caught = nextError();
     send('a', { payload: image });
     const error = await caught;
-    assert.equal(error.code, 'AUTH_FAILED');
+    assertErrorCode(error, 'AUTH_FAILED');
     assert.match(error.message, /wrong username or password for user "operator"/);
     assert.deepEqual(statuses('a').at(-1), loginFailed);
   });
@@ -105,7 +107,7 @@ describe('identities-config', function () {
     const caught = nextError();
     send('a', { payload: image });
     const error = await caught;
-    assert.equal(error.code, 'INVALID_INPUT');
+    assertErrorCode(error, 'INVALID_INPUT');
     assert.match(error.message, /starts with http:\/\/.*use https:\/\/, or check "Allow plain http:\/\/"/);
     assert.equal(emu.counts.authenticate ?? 0, logins);
     await helper.unload();
@@ -127,7 +129,7 @@ describe('identities-config', function () {
     emu.faults.rejectTokens = true;
     const caught = nextError();
     send('a', { payload: image });
-    assert.equal((await caught).code, 'AUTH_FAILED');
+    assertErrorCode(await caught, 'AUTH_FAILED');
 
     const exported = JSON.stringify(helper._redNodes.getFlows());
     assert.ok(exported.includes('operator') === false, 'credentials stay out of flows.json');
@@ -147,7 +149,7 @@ describe('identities-config', function () {
     const slow = nextError();
     send('a', { payload: image });
     const timeout = await slow;
-    assert.equal(timeout.code, 'TIMEOUT');
+    assertErrorCode(timeout, 'TIMEOUT');
     assert.match(timeout.message, /no answer within 1000 ms/);
     assert.deepEqual(statuses('a').at(-1), { fill: 'red', shape: 'ring', text: 'timed out' });
     await helper.unload();
@@ -159,7 +161,7 @@ describe('identities-config', function () {
     const gone = nextError();
     send('a', { payload: image });
     const refused = await gone;
-    assert.equal(refused.code, 'NETWORK');
+    assertErrorCode(refused, 'NETWORK');
     assert.match(refused.message, /connection refused/);
     assert.deepEqual(statuses('a').at(-1), { fill: 'red', shape: 'ring', text: 'server unreachable' });
   });
@@ -186,8 +188,8 @@ describe('identities-config', function () {
       for (const n of [1, 2, 3]) send('a', { payload: image, n });
       const failed = await caught;
       assert.equal(failed.n, 3);
-      const error = failed.error as { code: string; message: string };
-      assert.equal(error.code, 'QUEUE_FULL');
+      const error = failed.error as CaughtError;
+      assertErrorCode(error, 'QUEUE_FULL');
       assert.match(error.message, /queue full/);
       await eventually(() => outputs.length === 2, 5000);
       assert.deepEqual(

@@ -14,6 +14,7 @@ import {
   serverNode,
   statuses,
   type FlowNode,
+  assertErrorCode,
 } from './harness';
 
 describe('face nodes', function () {
@@ -89,7 +90,7 @@ describe('face nodes', function () {
         personId: '00000000-0000-4000-8000-000000000000',
       });
       const error = await notFound;
-      assert.equal(error.code, 'NOT_FOUND');
+      assertErrorCode(error, 'NOT_FOUND');
       assert.match(error.message, /^ApiError: faceEnroll: HTTP 404: person 0{8}-.* not found/);
       assert.deepEqual(statuses('node').at(-1), { fill: 'red', shape: 'ring', text: 'not found' });
 
@@ -152,7 +153,7 @@ describe('face nodes', function () {
         const caught = nextError();
         send('node', { camera: { face: stranger }, embeddings: ['a', 'b'] });
         const error = await caught;
-        assert.equal(error.code, 'INVALID_INPUT');
+        assertErrorCode(error, 'INVALID_INPUT');
         assert.match(error.message, /embeddings must be an array of numbers/);
 
         const missing = nextError();

@@ -3,11 +3,12 @@
  * message catalogs, the emulator on loopback, flows with a Catch node, and ways to wait for
  * outputs, errors and statuses without sleeping.
  */
+import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import nodeRedUtil from '@node-red/util';
+import type NodeRedUtil from '@node-red/util';
 import type { Node, NodeAPI, NodeMessage, NodeStatus } from 'node-red';
 import sharp from 'sharp';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../emulator/server';
@@ -15,6 +16,17 @@ import { startEmulator, type Emulator, type EmulatorOptions } from '../../emulat
 const MODULE = 'node-red-contrib-econnect-identities';
 const DIST_NODES = path.join(__dirname, '..', '..', 'dist', 'nodes');
 const requireBuilt = createRequire(__filename);
+
+/**
+ * The Node-RED runtime the specs run on (its red.js): the node-red package folder in NODE_RED_PATH,
+ * so that scripts/test-versions.sh can run them on other versions, else the devDependency.
+ */
+export const NODE_RED = requireBuilt.resolve(
+  process.env.NODE_RED_PATH ? path.resolve(process.env.NODE_RED_PATH) : 'node-red',
+);
+/** Requires as that runtime does: its own i18n and core nodes, not the devDependency's. */
+const requireRuntime = createRequire(NODE_RED);
+const nodeRedUtil = requireRuntime('@node-red/util') as typeof NodeRedUtil;
 
 export const NODE_TYPES = [
   'identities-config',
@@ -47,6 +59,7 @@ interface SpyCall {
 
 /** The parts of node-red-node-test-helper (untyped) that the specs use. */
 interface TestHelper {
+  init(runtimePath: string): void;
   load(nodes: NodeInitializer[], flow: FlowNode[], credentials?: Credentials): Promise<void>;
   unload(): Promise<void>;
   getNode(id: string): Node | null;
@@ -55,9 +68,15 @@ interface TestHelper {
   log(): { getCalls(): SpyCall[] };
   _redNodes: { getFlows(): { flows: FlowNode[] } | null };
   _NodePrototype: { status: { getCalls(): SpyCall[] } };
+  _nodeModules: { catch: unknown };
 }
 
 export const helper = requireBuilt('node-red-node-test-helper') as TestHelper;
+// Its constructor took the runtime it found itself; point it at ours. It logs and swallows a
+// failure to load one, leaving the old one half in place: make sure it took ours whole.
+helper.init(NODE_RED);
+if (helper._nodeModules.catch !== requireRuntime('@node-red/nodes/core/common/25-catch.js'))
+  throw new Error(`node-red-node-test-helper did not load the Node-RED runtime at ${NODE_RED}`);
 
 let catalogs: Promise<void> | undefined;
 
@@ -94,7 +113,7 @@ function localized(type: string): NodeInitializer {
 
 /** The core config nodes the identities-config node builds on. */
 const CORE_CONFIG_NODES = ['05-tls.js', '06-httpproxy.js'].map(
-  (file) => requireBuilt(`@node-red/nodes/core/network/${file}`) as NodeInitializer,
+  (file) => requireRuntime(`@node-red/nodes/core/network/${file}`) as NodeInitializer,
 );
 const GLOBAL_TYPES = new Set(['identities-config', 'tls-config', 'http proxy']);
 
@@ -209,6 +228,27 @@ export interface CaughtError {
   message: string;
   code?: string;
   source: { id: string; type: string };
+}
+
+/** The runtime's version: Node-RED copies an error's code into the Catch message from 4.1 on. */
+const RUNTIME_VERSION = (requireRuntime('node-red/package.json') as { version: string }).version;
+const [major = 0, minor = 0] = RUNTIME_VERSION.split('.').map(Number);
+export const CATCH_CARRIES_CODE = major > 4 || (major === 4 && minor >= 1);
+
+/** msg.error.code on runtimes that pass it to Catch nodes; older ones (3.x, 4.0) drop it. */
+export function assertErrorCode(error: CaughtError, code: string): void {
+  if (CATCH_CARRIES_CODE) assert.equal(error.code, code);
+  else assert.equal(error.code, undefined, `Node-RED ${RUNTIME_VERSION} passes no msg.error.code`);
+}
+
+/** `ask` rejected with a caught error of this code (where the runtime passes codes on) and message. */
+export async function assertCaught(asked: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  await assert.rejects(asked, (err: unknown) => {
+    const caught = err as CaughtError;
+    assertErrorCode(caught, code);
+    if (message) assert.match(caught.message, message);
+    return true;
+  });
 }
 
 export async function nextError(timeoutMs = 5000): Promise<CaughtError> {

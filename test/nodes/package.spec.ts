@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { NODE_TYPES } from './harness';
+import { NODE_RED, NODE_TYPES } from './harness';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MODULE = 'node-red-contrib-econnect-identities';
@@ -15,9 +15,10 @@ const MODULE = 'node-red-contrib-econnect-identities';
 /** Starts Node-RED on a free port, deploys `flows`, prints what the editor would fetch, and stops. */
 const RUNTIME_SCRIPT = `
 const http = require('node:http');
-const express = require('express');
-const RED = require('node-red');
-const [userDir, flowsJson] = process.argv.slice(1);
+const [userDir, flowsJson, redJs] = process.argv.slice(1);
+// The runtime under test, with the express it serves its editor with.
+const RED = require(redJs);
+const express = require('node:module').createRequire(redJs)('express');
 const app = express();
 const server = http.createServer(app);
 RED.init(server, {
@@ -107,8 +108,9 @@ describe('the built package in Node-RED', function () {
     };
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(
-        process.execPath,
-        ['-e', RUNTIME_SCRIPT, userDir, JSON.stringify(flows)],
+        // NODE_BIN: the Node that runs this runtime version, when the specs run on another.
+        process.env.NODE_BIN || process.execPath,
+        ['-e', RUNTIME_SCRIPT, userDir, JSON.stringify(flows), NODE_RED],
         { cwd: ROOT, timeout: 50_000, maxBuffer: 32 * 1024 * 1024 },
         (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)),
       );

@@ -15,6 +15,7 @@ import {
   serverNode,
   statuses,
   type FlowNode,
+  assertErrorCode,
 } from './harness';
 
 function publishNode(settings: Record<string, unknown> = {}): FlowNode {
@@ -206,7 +207,7 @@ describe('identities-publish', function () {
       send('publish', await message());
       const error = await caught;
       assert.match(error.message, expected);
-      assert.equal(error.code, 'INVALID_INPUT');
+      assertErrorCode(error, 'INVALID_INPUT');
       assert.equal(error.source.id, 'publish');
       assert.equal(emu.counts.publishWithResponse ?? 0, before);
       assert.deepEqual(statuses('publish').at(-1), { fill: 'red', shape: 'ring', text: 'invalid input' });
@@ -218,7 +219,7 @@ describe('identities-publish', function () {
     const caught = nextError();
     send('publish', { payload: known });
     const error = await caught;
-    assert.equal(error.code, 'FORBIDDEN');
+    assertErrorCode(error, 'FORBIDDEN');
     assert.match(error.message, /HTTP 403/);
     assert.deepEqual(statuses('publish').at(-1), { fill: 'red', shape: 'ring', text: 'permission denied' });
   });

@@ -14,6 +14,8 @@ import {
   serverNode,
   statuses,
   type FlowNode,
+  assertErrorCode,
+  assertCaught,
 } from './harness';
 
 function recordNode(type: string, operation: string): FlowNode {
@@ -78,15 +80,16 @@ describe('record nodes', function () {
       );
       const deleted = await ask('node', { operation: 'deleteTag', tagId: created.tagId, topic: 'kept' });
       assert.equal(deleted.topic, 'kept', 'a delete passes the message on');
-      await assert.rejects(ask('node', { operation: 'getTag', tagId: created.tagId }), { code: 'NOT_FOUND' });
+      await assertCaught(ask('node', { operation: 'getTag', tagId: created.tagId }), 'NOT_FOUND');
     });
 
     it('runs the operation chosen in the dialog, and names a missing tag id', async function () {
       await loadNodes([recordNode('identities-tags', 'getTag')]);
-      await assert.rejects(ask('node', { operation: 'deleteTag' }), {
-        code: 'INVALID_INPUT',
-        message: /getTag: tagId is missing \(expected in msg\.tagId\)/,
-      });
+      await assertCaught(
+        ask('node', { operation: 'deleteTag' }),
+        'INVALID_INPUT',
+        /getTag: tagId is missing \(expected in msg\.tagId\)/,
+      );
     });
   });
 
@@ -223,23 +226,21 @@ describe('record nodes', function () {
     for (const [what, msg, expected] of badMessages) {
       it(`fails clearly on ${what}`, async function () {
         await loadNodes([recordNode('identities-people', 'msg')]);
-        await assert.rejects(ask('node', msg), { code: 'INVALID_INPUT', message: expected });
+        await assertCaught(ask('node', msg), 'INVALID_INPUT', expected);
         assert.deepEqual(statuses('node').at(-1), { fill: 'red', shape: 'ring', text: 'invalid input' });
       });
     }
 
     it('reports what the server refuses: a person that does not exist, a write without permission', async function () {
       await loadNodes([recordNode('identities-people', 'msg')], 'viewer');
-      await assert.rejects(
+      await assertCaught(
         ask('node', { operation: 'getPerson', personId: '00000000-0000-4000-8000-000000000000' }),
-        {
-          code: 'NOT_FOUND',
-        },
+        'NOT_FOUND',
       );
       const caught = nextError();
       send('node', { operation: 'upsertNote', personId, payload: 'not allowed' });
       const error = await caught;
-      assert.equal(error.code, 'FORBIDDEN');
+      assertErrorCode(error, 'FORBIDDEN');
       assert.match(error.message, /upsertNote: HTTP 403/);
       assert.deepEqual(statuses('node').at(-1), { fill: 'red', shape: 'ring', text: 'permission denied' });
     });
