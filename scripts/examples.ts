@@ -27,6 +27,7 @@ import {
 } from './editor';
 import {
   freePort,
+  NODE_TYPES,
   OFFLINE_EDITOR_SETTINGS,
   prepareUserDir,
   ROOT,
@@ -657,16 +658,7 @@ export function skeleton(example: Example): FlowJson[] {
 }
 
 /** Every flow node's edit dialog runs (Done) before the export, so the export is what the dialog saves. */
-const DIALOG_ROUND_TRIP = new Set([
-  'identities-publish',
-  'identities-recognize',
-  'identities-lookup',
-  'identities-enroll',
-  'identities-compare',
-  'identities-detect',
-  'identities-people',
-  'identities-tags',
-]);
+const DIALOG_ROUND_TRIP = new Set(NODE_TYPES.filter((type) => type !== 'identities-config'));
 
 async function format(flow: FlowJson[]): Promise<string> {
   const options = (await prettier.resolveConfig(path.join(EXAMPLES_DIR, 'x.json'))) ?? {};

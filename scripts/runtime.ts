@@ -15,6 +15,13 @@ export const ROOT = path.join(__dirname, '..');
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 export const PACKAGE = 'node-red-contrib-econnect-identities';
 
+/** The node types this package declares (package.json's node-red.nodes): the one list of them. */
+export const NODE_TYPES: readonly string[] = Object.keys(
+  (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { 'node-red': { nodes: object } })[
+    'node-red'
+  ].nodes,
+);
+
 /** The ids of the demo flow's nodes that the editor tests click or read. */
 export const DEMO_IDS = {
   tab: 'demo-tab',

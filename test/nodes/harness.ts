@@ -12,6 +12,7 @@ import type NodeRedUtil from '@node-red/util';
 import type { Node, NodeAPI, NodeMessage, NodeStatus } from 'node-red';
 import sharp from 'sharp';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../emulator/server';
+import { NODE_TYPES } from '../../scripts/runtime';
 
 const MODULE = 'node-red-contrib-econnect-identities';
 const DIST_NODES = path.join(__dirname, '..', '..', 'dist', 'nodes');
@@ -28,17 +29,7 @@ export const NODE_RED = requireBuilt.resolve(
 const requireRuntime = createRequire(NODE_RED);
 const nodeRedUtil = requireRuntime('@node-red/util') as typeof NodeRedUtil;
 
-export const NODE_TYPES = [
-  'identities-config',
-  'identities-publish',
-  'identities-recognize',
-  'identities-lookup',
-  'identities-enroll',
-  'identities-compare',
-  'identities-detect',
-  'identities-people',
-  'identities-tags',
-] as const;
+export { NODE_TYPES };
 
 type NodeInitializer = (RED: NodeAPI) => void;
 
