@@ -1,16 +1,33 @@
 /**
  * `npm run emulator -- --port N [--http] [--host H] [--data-dir DIR] [--base-path P] [--token-lifetime SECONDS]
- *  [--engine faceapi|simple] [--users FILE] [--cert FILE --key FILE]`
+ *  [--engine faceapi|simple] [--users FILE] [--cert FILE --key FILE] [--faults FILE|JSON]`
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { FaultRule } from './faults';
 import { startEmulator } from './server';
 import { DEFAULT_USERS_FILE } from './users';
 
 const USAGE =
   'usage: npm run emulator -- --port N [--http] [--host 127.0.0.1] [--data-dir DIR] [--base-path /identities] ' +
   '[--token-lifetime SECONDS] ' +
-  '[--engine faceapi|simple] [--users FILE] [--cert FILE --key FILE]';
+  '[--engine faceapi|simple] [--users FILE] [--cert FILE --key FILE] [--faults FILE|JSON]';
+
+/**
+ * --faults: a JSON array of fault rules (FaultRule in faults.ts), inline (it starts with `[`) or in a
+ * file, e.g. `--faults '[{"operations":["publish"],"rate":0.1,"fault":{"type":"status","status":503}}]'`.
+ * Only its shape is checked here: startEmulator checks each rule, before it starts anything.
+ */
+export function parseFaults(value: string): FaultRule[] {
+  let rules: unknown;
+  try {
+    rules = JSON.parse(value.trimStart().startsWith('[') ? value : readFileSync(value, 'utf8'));
+  } catch (err) {
+    throw new Error(`--faults: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (!Array.isArray(rules)) throw new Error('--faults must be a JSON array of fault rules');
+  return rules as FaultRule[];
+}
 
 function demoUserPasswords(): Partial<Record<string, string>> {
   const file = JSON.parse(readFileSync(DEFAULT_USERS_FILE, 'utf8')) as {
@@ -32,6 +49,7 @@ async function main(): Promise<void> {
       users: { type: 'string' },
       cert: { type: 'string' },
       key: { type: 'string' },
+      faults: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -49,6 +67,7 @@ async function main(): Promise<void> {
   if (engine !== 'faceapi' && engine !== 'simple')
     throw new Error(`--engine must be faceapi or simple, got ${engine}`);
   if (!!values.cert !== !!values.key) throw new Error('--cert and --key go together');
+  const faults = values.faults === undefined ? undefined : parseFaults(values.faults);
 
   const emulator = await startEmulator({
     port,
@@ -64,8 +83,10 @@ async function main(): Promise<void> {
     engine,
     usersFile: values.users,
     log: (message) => console.error(message),
+    faults,
   });
   console.log(`listening on ${emulator.url}`);
+  if (faults) console.log(`injecting faults: ${JSON.stringify(faults)}`);
   // Passwords are shown for the shipped demo users only, never for a users file of the caller's.
   const demoPasswords = values.users ? {} : demoUserPasswords();
   console.log(values.users ? 'users:' : 'demo users (username/password):');
@@ -84,8 +105,11 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  console.error(USAGE);
-  process.exitCode = 1;
-});
+// Run, not imported (tests import parseFaults).
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    console.error(USAGE);
+    process.exitCode = 1;
+  });
+}

@@ -4,7 +4,12 @@
  * Dev, test and demo only: it is not part of the npm package.
  */
 import { randomBytes } from 'node:crypto';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http, {
+  STATUS_CODES,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import busboy from 'busboy';
@@ -15,6 +20,7 @@ import type { FaceEngine } from './engine/engine';
 import { ImageDecodeError } from './engine/engine';
 import { createFaceApiEngine } from './engine/faceapi';
 import { createSimpleEngine } from './engine/simple';
+import { FaultInjector, type FaultRule, type Outgoing } from './faults';
 import { authHandlers } from './handlers/auth';
 import { faceHandlers } from './handlers/faces';
 import { peopleHandlers } from './handlers/people';
@@ -48,14 +54,10 @@ export interface EmulatorOptions {
   minEnrollQuality?: number;
   maxBodyBytes?: number;
   log?: (message: string) => void;
-}
-
-/** Test hooks: what the emulator does wrong on purpose. */
-export interface Faults {
-  /** Every bearer token is refused with 401. */
-  rejectTokens: boolean;
-  /** Every response is delayed this long. */
-  stallMs: number;
+  /** Fault rules installed at start (see faults.ts). */
+  faults?: FaultRule[];
+  /** Seeds the faults' dice; a fixed default, so a run repeats. */
+  faultSeed?: number;
 }
 
 export interface Emulator {
@@ -65,7 +67,8 @@ export interface Emulator {
   ca: string | undefined;
   /** Requests received per operation id. */
   counts: Record<string, number>;
-  faults: Faults;
+  /** Test hooks: what the emulator does wrong on purpose. */
+  faults: FaultInjector;
   store: Store;
   routes: ContractRoutes;
   users: UserDirectory;
@@ -77,44 +80,37 @@ export interface Emulator {
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-const STATUS_TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  413: 'Payload Too Large',
-  500: 'Internal Server Error',
-};
-
-function sendProblem(res: ServerResponse, status: number, detail: string): void {
+function problem(status: number, detail: string): Outgoing {
   const body = JSON.stringify({
     type: `https://httpstatuses.io/${status}`,
-    title: STATUS_TITLES[status] ?? 'Error',
+    title: STATUS_CODES[status] ?? 'Error',
     status,
     detail,
   });
-  const headers: Record<string, string> = { 'Content-Type': 'application/problem+json' };
+  const headers: OutgoingHttpHeaders = { 'Content-Type': 'application/problem+json' };
   if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
-  res.writeHead(status, headers).end(body);
+  return { status, headers, body: Buffer.from(body) };
 }
 
-function sendReply(res: ServerResponse, reply: Reply): void {
+function outgoing(reply: Reply): Outgoing {
   if ('json' in reply) {
-    res.writeHead(reply.status ?? 200, { 'Content-Type': 'application/json; charset=utf-8' });
-    res.end(JSON.stringify(reply.json));
-  } else if ('binary' in reply) {
-    const headers: Record<string, string | number> = {
+    return {
+      status: reply.status ?? 200,
+      headers: { 'Content-Type': 'application/json; charset=utf-8' },
+      body: Buffer.from(JSON.stringify(reply.json)),
+    };
+  }
+  if ('binary' in reply) {
+    const headers: OutgoingHttpHeaders = {
       'Content-Type': reply.contentType,
       'Content-Length': reply.binary.length,
     };
     if (reply.fileName) {
       headers['Content-Disposition'] = `attachment; filename*=UTF-8''${encodeURIComponent(reply.fileName)}`;
     }
-    res.writeHead(200, headers).end(reply.binary);
-  } else {
-    res.writeHead(200, { 'Content-Length': 0 }).end();
+    return { status: 200, headers, body: reply.binary };
   }
+  return { status: 200, headers: { 'Content-Length': 0 }, body: Buffer.alloc(0) };
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -217,6 +213,12 @@ async function serverTls(
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const routes = new ContractRoutes();
+  // Before the engine starts, so that a bad rule stops nothing but this.
+  const faults = new FaultInjector(
+    new Set(routes.routes.map((route) => route.operationId)),
+    options.faultSeed,
+  );
+  options.faults?.forEach((rule) => faults.add(rule));
   const users = new UserDirectory(options.usersFile ?? DEFAULT_USERS_FILE, knownPermissions(routes.routes));
   const store = new Store({ dataDir: options.dataDir });
   // An engine handed in belongs to the caller (tests share one across emulators): only close our own.
@@ -256,7 +258,6 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   routes.routes.forEach(handlerOf);
 
   const counts: Record<string, number> = {};
-  const faults: Faults = { rejectTokens: false, stallMs: 0 };
 
   const authorize = (
     route: Route,
@@ -285,12 +286,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (!('route' in found)) {
       counts.unrouted = (counts.unrouted ?? 0) + 1;
       req.resume();
-      sendProblem(res, found.status, `${req.method} ${url.pathname} is not an endpoint of this API`);
+      faults.send(res, problem(found.status, `${req.method} ${url.pathname} is not an endpoint of this API`));
       return;
     }
     const { route } = found;
     counts[route.operationId] = (counts[route.operationId] ?? 0) + 1;
-    if (faults.stallMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.stallMs));
+    if (!(await faults.admit(route.operationId, req, res))) return;
 
     const { user, token } = authorize(route, req);
     const query: Record<string, unknown> = Object.fromEntries(url.searchParams);
@@ -331,19 +332,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     } else {
       req.resume();
     }
-    sendReply(res, await handlerOf(route)(ctx));
+    faults.send(res, outgoing(await handlerOf(route)(ctx)));
+  };
+
+  const problemOf = (err: unknown): Outgoing => {
+    if (err instanceof HttpError) return problem(err.status, err.message);
+    if (err instanceof NotFoundError) return problem(404, err.message);
+    if (err instanceof ImageDecodeError) return problem(400, err.message);
+    log(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return problem(500, 'internal error');
   };
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
-      if (res.headersSent) return;
-      if (err instanceof HttpError) sendProblem(res, err.status, err.message);
-      else if (err instanceof NotFoundError) sendProblem(res, 404, err.message);
-      else if (err instanceof ImageDecodeError) sendProblem(res, 400, err.message);
-      else {
-        log(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-        sendProblem(res, 500, 'internal error');
-      }
+      if (!res.headersSent) faults.send(res, problemOf(err));
     });
   };
 
