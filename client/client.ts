@@ -9,6 +9,7 @@ import { OPERATIONS } from './generated/operations';
 import { sniffImageType, toImageBuffer, type ImageInput } from './images';
 import { errorText, httpError, Transport, type RawResponse, type TlsOptions } from './http';
 import { parseProxyUrl, type ProxyOptions } from './proxy';
+import { RetryPolicy, type RetryOptions } from './retry';
 import { TokenManager } from './token';
 
 type Schemas = components['schemas'];
@@ -96,8 +97,10 @@ export interface BinaryResult {
 
 export interface CallOptions {
   signal?: AbortSignal;
-  /** Overrides the client's timeout for this call. */
+  /** Overrides the client's timeout for each attempt of this call. */
   timeoutMs?: number;
+  /** Epoch milliseconds: no retry is waited for past this instant (e.g. the message's arrival + its max age). */
+  deadline?: number;
 }
 
 export interface ClientOptions {
@@ -105,8 +108,12 @@ export interface ClientOptions {
   baseUrl: string;
   username: string;
   password: string;
-  /** Per request, including its share of a login. Default 30 s. */
+  /** Per attempt, including its share of a login. Default 30 s. */
   timeoutMs?: number;
+  /** When and how often a failed request is tried again (see client/retry.ts). */
+  retry?: RetryOptions;
+  /** Called on every HTTP 429, with its Retry-After: the caller may hold back all its requests. */
+  onRateLimited?: (retryAfterMs: number | undefined) => void;
   tls?: TlsOptions;
   /** An HTTP proxy, e.g. from the core `http proxy` node or `https_proxy` / `no_proxy`. */
   proxy?: ProxyOptions;
@@ -128,9 +135,13 @@ type JsonResponse<Op extends OperationId> = operations[Op]['responses'] extends 
 
 interface RequestSpec {
   path?: Record<string, string>;
+  /** Query parameters that name a record: required, and checked like path ids. */
+  ids?: Record<string, string>;
   query?: Record<string, string | number | boolean | null | undefined>;
-  /** Built again for a replay, so a consumed or mutated body is never resent. */
+  /** Built again for each attempt, so a consumed or mutated body is never resent. */
   body?: () => BuiltBody;
+  /** Overrides the contract's x-idempotent, for an operation whose options decide it. */
+  idempotent?: boolean;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -141,10 +152,11 @@ export function normalizeBaseUrl(baseUrl: string): string {
   try {
     url = new URL(baseUrl.trim());
   } catch {
+    // Not quoted: what failed to parse may hold a password, or a whole pasted page.
     throw new ApiError({
       operation: 'configure',
       code: 'INVALID_INPUT',
-      message: `server URL "${baseUrl}" is not a URL`,
+      message: 'server URL is not a URL (check for spaces, and that it starts with https://)',
     });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
@@ -221,6 +233,7 @@ export class IdentitiesClient {
   readonly baseUrl: string;
   private readonly transport: Transport;
   private readonly tokens: TokenManager;
+  private readonly retries: RetryPolicy;
   private readonly timeoutMs: number;
   private readonly maxImageBytes: number;
   private readonly inflight = new Set<AbortController>();
@@ -238,6 +251,7 @@ export class IdentitiesClient {
       maxSockets: options.maxSockets,
       userAgent: options.userAgent,
     });
+    this.retries = new RetryPolicy(options.retry);
     this.tokens = new TokenManager(
       { login: () => this.authenticate(), renew: (token) => this.renewToken(token) },
       { renewBeforeMs: options.renewBeforeMs },
@@ -274,15 +288,11 @@ export class IdentitiesClient {
     request: PublishRequest,
     options?: CallOptions,
   ): Promise<FaceEdgePublishResponse> {
-    return this.json(
-      'publishWithResponse',
-      { body: this.publishBody('publishWithResponse', request) },
-      options,
-    );
+    return this.json('publishWithResponse', this.publishSpec('publishWithResponse', request), options);
   }
 
   async publish(request: PublishRequest, options?: CallOptions): Promise<void> {
-    await this.call('publish', { body: this.publishBody('publish', request) }, options);
+    await this.call('publish', this.publishSpec('publish', request), options);
   }
 
   /** The matched person, or null when the image holds no face or nobody matched (the API's 404). */
@@ -379,7 +389,7 @@ export class IdentitiesClient {
   }
 
   async deleteAlias(personId: string, aliasId: string, options?: CallOptions): Promise<void> {
-    await this.call('deleteAlias', { path: { personId }, query: { aliasId } }, options);
+    await this.call('deleteAlias', { path: { personId }, ids: { aliasId } }, options);
   }
 
   async getPersonTags(personId: string, options?: CallOptions): Promise<PersonTag[]> {
@@ -391,7 +401,7 @@ export class IdentitiesClient {
   }
 
   async deletePersonTag(personId: string, tagId: string, options?: CallOptions): Promise<void> {
-    await this.call('deletePersonTag', { path: { personId }, query: { tagId } }, options);
+    await this.call('deletePersonTag', { path: { personId }, ids: { tagId } }, options);
   }
 
   async getNotes(personId: string, options?: CallOptions): Promise<Note[]> {
@@ -403,7 +413,7 @@ export class IdentitiesClient {
   }
 
   async deleteNote(personId: string, noteId: string, options?: CallOptions): Promise<void> {
-    await this.call('deleteNote', { path: { personId }, query: { noteId } }, options);
+    await this.call('deleteNote', { path: { personId }, ids: { noteId } }, options);
   }
 
   async upsertAddress(personId: string, address: AddressUpsert, options?: CallOptions): Promise<Address> {
@@ -419,7 +429,7 @@ export class IdentitiesClient {
   }
 
   async deleteEntityField(personId: string, name: string, options?: CallOptions): Promise<void> {
-    await this.call('deleteEntityField', { path: { personId }, query: { name } }, options);
+    await this.call('deleteEntityField', { path: { personId }, ids: { name } }, options);
   }
 
   async getEnrollmentPhoto(faceId: string, options?: CallOptions): Promise<BinaryResult> {
@@ -529,10 +539,12 @@ export class IdentitiesClient {
     });
   }
 
-  private publishBody(
-    operation: 'publish' | 'publishWithResponse',
-    request: PublishRequest,
-  ): () => BuiltBody {
+  /**
+   * With duplicate prevention on (allowDoubleDetection off, the default) the server records a face
+   * from the same detector once within its window, so a publish sent twice is recorded once: safe
+   * to retry, the fire-and-forget publish as much as publishWithResponse.
+   */
+  private publishSpec(operation: 'publish' | 'publishWithResponse', request: PublishRequest): RequestSpec {
     const { expanded, croppedAligned, detectTimeUtc, ianaTimeZone, ...rest } = request;
     const images = {
       expanded: this.image(operation, 'expanded', expanded),
@@ -544,7 +556,7 @@ export class IdentitiesClient {
       ianaTimeZone: ianaTimeZone || hostTimeZone(),
       detectTimeUtc: isoSeconds(detectTimeUtc),
     };
-    return () => jsonWithBase64(fields, images);
+    return { body: () => jsonWithBase64(fields, images), idempotent: request.allowDoubleDetection !== true };
   }
 
   private async json<Op extends OperationId>(
@@ -595,15 +607,14 @@ export class IdentitiesClient {
   }
 
   private url(operation: OperationId, spec: RequestSpec): string {
-    const path = OPERATIONS[operation].path.replace(/\{(\w+)\}/g, (_, name: string) => {
-      const value = spec.path?.[name];
-      if (typeof value !== 'string' || value.trim() === '') {
-        throw new ApiError({ operation, code: 'INVALID_INPUT', message: `${name} is missing or empty` });
-      }
-      // Percent-encoded, so an id like "../Tags" or "a/b?c" stays one path segment.
-      return encodeURIComponent(value);
-    });
+    // Percent-encoded, so an id like "a/b?c" stays one path segment.
+    const path = OPERATIONS[operation].path.replace(/\{(\w+)\}/g, (_, name: string) =>
+      encodeURIComponent(checkedId(operation, name, spec.path?.[name], true)),
+    );
     const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(spec.ids ?? {})) {
+      query.append(name, checkedId(operation, name, value));
+    }
     for (const [name, value] of Object.entries(spec.query ?? {})) {
       if (value !== undefined && value !== null && value !== '') query.append(name, String(value));
     }
@@ -611,37 +622,68 @@ export class IdentitiesClient {
     return `${this.baseUrl}${path}${search ? `?${search}` : ''}`;
   }
 
-  /** Sends one operation: token, timeout, abort, one re-login and replay on a 401, error mapping. */
+  /** Sends one operation, trying again after a transient failure when client/retry.ts allows it. */
   private async call(
     operation: OperationId,
     spec: RequestSpec,
     options: CallOptions = {},
   ): Promise<RawResponse> {
-    if (this.closed) throw new ApiError({ operation, code: 'CLOSED', message: 'client closed' });
     const url = this.url(operation, spec);
-    const info = OPERATIONS[operation];
-    return this.withSignal(operation, options, async (signal) => {
-      const send = (token: string | undefined) =>
-        this.transport.send({ operation, method: info.method, url, token, body: spec.body?.(), signal });
-      if (info.permissions === null) return this.checked(operation, await send(undefined));
-
-      const token = await abortable(this.tokens.get(), signal);
-      let response = await send(token);
-      if (response.status === 401) {
-        this.options.log?.('debug', `${operation}: token rejected (HTTP 401), logging in again`);
-        this.tokens.invalidate(token);
-        response = await send(await abortable(this.tokens.get(), signal));
-        if (response.status === 401) {
-          throw new ApiError({
-            operation,
-            code: 'AUTH_FAILED',
-            status: 401,
-            message: `the server rejected a freshly obtained token (HTTP 401${this.detail(response)})`,
-          });
-        }
+    const idempotent = spec.idempotent ?? OPERATIONS[operation].idempotent;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const response = await this.withSignal(operation, options, (signal) =>
+          this.attempt(operation, url, spec, signal),
+        );
+        this.retries.succeeded();
+        return response;
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        if (err.code === 'RATE_LIMITED') this.options.onRateLimited?.(err.retryAfterMs);
+        const delay = this.retries.delayBefore(
+          err,
+          attempt,
+          idempotent,
+          options.deadline ?? Infinity,
+          Date.now(),
+        );
+        if (delay === undefined) throw err;
+        this.options.log?.('debug', `${err.message}; trying again in ${Math.round(delay)} ms`);
+        await this.withSignal(operation, { ...options, timeoutMs: Infinity }, (signal) =>
+          sleep(delay, signal),
+        );
       }
-      return this.checked(operation, response);
-    });
+    }
+  }
+
+  /** One attempt: token, request, one re-login and replay on a 401, error mapping. */
+  private async attempt(
+    operation: OperationId,
+    url: string,
+    spec: RequestSpec,
+    signal: AbortSignal,
+  ): Promise<RawResponse> {
+    const info = OPERATIONS[operation];
+    const send = (token: string | undefined) =>
+      this.transport.send({ operation, method: info.method, url, token, body: spec.body?.(), signal });
+    if (info.permissions === null) return this.checked(operation, await send(undefined));
+
+    const token = await abortable(this.tokens.get(), signal);
+    let response = await send(token);
+    if (response.status === 401) {
+      this.options.log?.('debug', `${operation}: token rejected (HTTP 401), logging in again`);
+      this.tokens.invalidate(token);
+      response = await send(await abortable(this.tokens.get(), signal));
+      if (response.status === 401) {
+        throw new ApiError({
+          operation,
+          code: 'AUTH_FAILED',
+          status: 401,
+          message: `the server rejected a freshly obtained token (HTTP 401${this.detail(response)})`,
+        });
+      }
+    }
+    return this.checked(operation, response);
   }
 
   private detail(response: RawResponse): string {
@@ -664,15 +706,18 @@ export class IdentitiesClient {
     options: CallOptions,
     work: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
+    if (this.closed) throw new ApiError({ operation, code: 'CLOSED', message: 'client closed' });
     const controller = new AbortController();
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    const timer = setTimeout(
-      () =>
-        controller.abort(
-          new ApiError({ operation, code: 'TIMEOUT', message: `no answer within ${timeoutMs} ms` }),
-        ),
-      timeoutMs,
-    );
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(
+          () =>
+            controller.abort(
+              new ApiError({ operation, code: 'TIMEOUT', message: `no answer within ${timeoutMs} ms` }),
+            ),
+          timeoutMs,
+        )
+      : undefined;
     const onAbort = () =>
       controller.abort(new ApiError({ operation, code: 'ABORTED', message: 'request aborted' }));
     if (options.signal?.aborted) onAbort();
@@ -682,9 +727,11 @@ export class IdentitiesClient {
       return await work(controller.signal);
     } catch (err) {
       if (err instanceof ApiError) {
-        // A failure that carries another operation's name (a login under this request) keeps its code.
-        // A failure of the login under this request is reported as this request's, saying so.
-        throw err.operation === operation ? err : new ApiError({ ...err, operation, message: err.message });
+        // A failure of the login under this request is reported as this request's, keeping its
+        // code; this request was not sent (a login comes first; a 401 means it was refused unread).
+        throw err.operation === operation
+          ? err
+          : new ApiError({ ...err, operation, message: err.message, unsent: true });
       }
       throw err;
     } finally {
@@ -748,6 +795,38 @@ export class IdentitiesClient {
     }
     return token;
   }
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * An id for the path or the query: not blank, well-formed text (a lone surrogate cannot be
+ * encoded; URLSearchParams would silently send U+FFFD, another id), and as a path segment not "."
+ * or ".." (which URL resolution would turn into another route).
+ */
+function checkedId(operation: OperationId, name: string, value: unknown, segment = false): string {
+  const invalid = (problem: string) =>
+    new ApiError({ operation, code: 'INVALID_INPUT', message: `${name} ${problem}` });
+  if (typeof value !== 'string' || value.trim() === '') throw invalid('is missing or empty');
+  if (segment && (value === '.' || value === '..')) throw invalid(`must not be "${value}"`);
+  if (LONE_SURROGATE.test(value)) throw invalid('is not well-formed text (it holds a lone UTF-16 surrogate)');
+  return value;
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason (a close, the caller's abort). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** Waits for a shared promise (a login other callers wait for too) unless this caller's signal fires first. */

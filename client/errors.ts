@@ -38,6 +38,8 @@ export interface ApiErrorInit {
   causeCode?: string;
   /** From a Retry-After header, in milliseconds. */
   retryAfterMs?: number;
+  /** The connection failed before the request's last byte left this host: the server cannot have acted on it. */
+  unsent?: boolean;
 }
 
 export class ApiError extends Error {
@@ -47,6 +49,12 @@ export class ApiError extends Error {
   readonly status: number | undefined;
   readonly causeCode: string | undefined;
   readonly retryAfterMs: number | undefined;
+  /**
+   * The connection failed (refused, name not found, TLS handshake, reset) before Node handed the
+   * request's last byte to the operating system. A server does not act on a request it has not
+   * received in full, so even a create may be sent again.
+   */
+  readonly unsent: boolean;
 
   constructor(init: ApiErrorInit) {
     super(`${init.operation}: ${init.message}`);
@@ -55,6 +63,7 @@ export class ApiError extends Error {
     this.status = init.status;
     this.causeCode = init.causeCode;
     this.retryAfterMs = init.retryAfterMs;
+    this.unsent = init.unsent === true;
   }
 
   toJSON(): Record<string, unknown> {

@@ -124,6 +124,9 @@ export class Transport {
 
     return new Promise<RawResponse>((resolve, reject) => {
       let settled = false;
+      // 'finish': the last byte of the request went to the operating system. Before it, the server
+      // cannot have the whole request, so a failure then is safe to retry for any operation.
+      let handedOff = false;
       const finish = (err: ApiError | undefined, response?: RawResponse) => {
         if (settled) return;
         settled = true;
@@ -134,7 +137,7 @@ export class Transport {
       const fail = (err: unknown) => {
         if (settled) return;
         req.destroy();
-        finish(signal.aborted ? abortError(operation, signal) : transportError(operation, err));
+        finish(signal.aborted ? abortError(operation, signal) : transportError(operation, err, !handedOff));
       };
       const onAbort = () => {
         if (settled) return;
@@ -164,6 +167,7 @@ export class Transport {
         });
       });
       req.on('error', fail);
+      req.on('finish', () => (handedOff = true));
       signal.addEventListener('abort', onAbort, { once: true });
       req.end(body);
     });
@@ -217,18 +221,22 @@ function systemCode(err: unknown): string | undefined {
   return undefined;
 }
 
-function transportError(operation: string, err: unknown): ApiError {
+function transportError(operation: string, err: unknown, unsent: boolean): ApiError {
   if (err instanceof ApiError) return err;
   const causeCode = systemCode(err);
   const { code, message } = classifySystemError(causeCode);
-  return new ApiError({ operation, code, message, causeCode });
+  return new ApiError({ operation, code, message, causeCode, unsent });
 }
 
 /** Seconds or an HTTP date, as RFC 9110 allows; undefined for anything else. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
   if (value === undefined) return undefined;
   const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  if (/^\d+$/.test(trimmed)) {
+    // Hundreds of digits make Infinity: no usable delay, like a value that is not a number.
+    const ms = Number(trimmed) * 1000;
+    return Number.isFinite(ms) ? ms : undefined;
+  }
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

@@ -27,6 +27,7 @@ interface ContractOperation {
   operationId: string;
   security?: unknown[];
   'x-permission'?: string[];
+  'x-idempotent'?: boolean;
 }
 
 /** Every operation of the contract with what the client needs at run time. */
@@ -42,6 +43,8 @@ export function contractOperations(contract: { paths: Record<string, Record<stri
           method: method.toUpperCase(),
           path: route,
           permissions: anonymous ? null : (op['x-permission'] ?? []),
+          // GETs change nothing; a POST says so with x-idempotent.
+          idempotent: method === 'get' || op['x-idempotent'] === true,
         },
       ];
     }),
@@ -54,7 +57,7 @@ function operationsModule(contract: { paths: Record<string, Record<string, unkno
   );
   return (
     HEADER +
-    '/** Method, path template and permissions (any one of; null = anonymous, [] = any signed-in user). */\n' +
+    '/**\n * Method, path template, permissions (any one of; null = anonymous, [] = any signed-in user), and\n * whether repeating the request is harmless (so the client may retry it).\n */\n' +
     `export const OPERATIONS = {\n${rows.join('\n')}\n} as const;\n`
   );
 }
