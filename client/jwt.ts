@@ -10,6 +10,9 @@ export interface TokenTiming {
   iat?: number;
 }
 
+/** The largest time a Date can hold, in ms from the epoch either way (ECMA-262 21.4.1.1). */
+const MAX_DATE_MS = 8.64e15;
+
 export function decodeTokenTiming(token: string): TokenTiming {
   const parts = token.split('.');
   if (parts.length !== 3 || parts[1] === undefined) return {};
@@ -33,8 +36,11 @@ export function decodeTokenTiming(token: string): TokenTiming {
  */
 export function localExpiry(timing: TokenTiming, receivedAtMs: number): number | undefined {
   if (timing.exp === undefined) return undefined;
-  if (timing.iat !== undefined && timing.exp > timing.iat) {
-    return receivedAtMs + (timing.exp - timing.iat) * 1000;
-  }
-  return timing.exp * 1000;
+  const expiry =
+    timing.iat !== undefined && timing.exp > timing.iat
+      ? receivedAtMs + (timing.exp - timing.iat) * 1000
+      : timing.exp * 1000;
+  // A claim like 1e306 overflows to Infinity; past Date's range no clock is anyway, so the
+  // answer stays a finite number that orders the same way.
+  return Math.min(Math.max(expiry, -MAX_DATE_MS), MAX_DATE_MS);
 }

@@ -27,6 +27,18 @@ export function parseProxyUrl(url: string): URL {
   }
   if (parsed.protocol !== 'http:')
     throw invalid(`the proxy URL must start with http:// (got ${parsed.protocol})`);
+  // The URL parser keeps a "%" that starts no escape, which decodeURIComponent (where the
+  // credentials are read) throws a URIError on: say so here, without the password.
+  for (const [part, text] of [
+    ['user name', parsed.username],
+    ['password', parsed.password],
+  ]) {
+    try {
+      decodeURIComponent(text);
+    } catch {
+      throw invalid(`the proxy URL's ${part} has a % that starts no %XX escape (write a % as %25)`);
+    }
+  }
   return parsed;
 }
 
@@ -36,7 +48,11 @@ export function bypassesProxy(host: string, port: number, noProxy: readonly stri
     const entry = raw.trim().toLowerCase();
     if (!entry) return false;
     if (entry === '*') return true;
-    const [entryHost = '', entryPort] = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(entry)?.slice(1) ?? [];
+    // An IPv6 address names a port only in brackets: "::1" is the host ::1, not ":" on port 1.
+    const ipv6 = !entry.startsWith('[') && entry.indexOf(':') !== entry.lastIndexOf(':');
+    const [entryHost = '', entryPort] = ipv6
+      ? [entry]
+      : (/^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(entry)?.slice(1) ?? []);
     if (entryPort !== undefined && Number(entryPort) !== port) return false;
     const domain = entryHost.replace(/^\*?\./, '');
     return name === domain || name.endsWith(`.${domain}`);

@@ -33,6 +33,19 @@ function kindOf(value: unknown): { kind: string; count?: number } {
   return { kind: typeof value === 'number' || typeof value === 'boolean' ? typeof value : 'other' };
 }
 
+/**
+ * Why a source could not be read. JSONata throws plain objects, not Errors, whose message may
+ * quote the msg value it failed on: those are named by their code and position instead.
+ */
+function reasonOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  const { code, position } = (typeof err === 'object' && err !== null ? err : {}) as Record<string, unknown>;
+  if (typeof code === 'string') {
+    return `JSONata error ${code}${typeof position === 'number' ? ` at character ${position}` : ''}`;
+  }
+  return typeof err === 'string' ? err : 'unknown error';
+}
+
 function isPresent(value: unknown): boolean {
   return value !== undefined && value !== null && !(typeof value === 'string' && value.trim() === '');
 }
@@ -91,7 +104,7 @@ export class Inputs {
     } catch (err) {
       // A path through a property that is not there (msg.camera.face without msg.camera) points at nothing.
       if (err instanceof TypeError && CONTEXT_TYPES.has(property.type)) return undefined;
-      return this.fail('unreadable', { field, reason: err instanceof Error ? err.message : String(err) });
+      return this.fail('unreadable', { field, reason: reasonOf(err) });
     }
   }
 
