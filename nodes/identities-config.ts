@@ -7,7 +7,7 @@ import type { NodeAPI, NodeDef } from 'node-red';
 import { IdentitiesClient } from '../client/client';
 import { ApiError } from '../client/errors';
 import { connectionOptions, checkedBaseUrl, testConnection, type ConnectionSettings } from './lib/connection';
-import { Dispatcher, NotDispatchedError, OVERFLOW_POLICIES, type OverflowPolicy } from './lib/dispatcher';
+import { Dispatcher, OVERFLOW_POLICIES, type OverflowPolicy } from './lib/dispatcher';
 import { shared, translate } from './lib/i18n';
 import {
   CONFIG_TYPE,
@@ -28,6 +28,8 @@ interface ConfigDef extends NodeDef {
   maxConcurrent?: number | string;
   queueLength?: number | string;
   overflow?: string;
+  /** Seconds. */
+  maxAge?: number | string;
   version?: number;
 }
 
@@ -48,11 +50,14 @@ const DEFAULTS = {
   maxConcurrent: 4,
   queueLength: 100,
   overflow: 'error' as OverflowPolicy,
+  maxAgeSeconds: 60,
 };
+/** Without a Retry-After, a 429 holds every request back this long. */
+const DEFAULT_RATE_LIMIT_PAUSE_MS = 1000;
 
 /** Node-RED stores a password the editor did not change as this placeholder. */
 const UNCHANGED_PASSWORD = '__PWRD__';
-const DROP_WARNING_INTERVAL_MS = 60_000;
+const DROP_WARNING_INTERVAL_MS = 30_000;
 
 function positiveInteger(value: unknown, fallback: number, min: number): number {
   const number = typeof value === 'string' && value.trim() === '' ? NaN : Number(value);
@@ -95,17 +100,64 @@ export = function (RED: NodeAPI) {
     let problem: string | undefined;
     let closed = false;
     let loginStarted = false;
-    let dropsSinceWarning = 0;
+    const maxAgeSeconds = positiveInteger(def.maxAge, DEFAULTS.maxAgeSeconds, 1);
+    const drops = { total: 0, full: 0, expired: 0 };
     let lastDropWarning = -Infinity;
+    let dropWarningTimer: NodeJS.Timeout | undefined;
+
+    /** Drops are what the user asked for: at most one warning per 30 s says how many and why. */
+    const warnDrops = (): void => {
+      dropWarningTimer = undefined;
+      if (closed || drops.full + drops.expired === 0) return;
+      this.warn(
+        translate(RED, 'identities-config.warnings.dropped', {
+          count: drops.full + drops.expired,
+          full: drops.full,
+          expired: drops.expired,
+          policy: overflow,
+          maxAge: maxAgeSeconds,
+        }),
+      );
+      drops.full = 0;
+      drops.expired = 0;
+      lastDropWarning = Date.now();
+    };
+    const noteDrop = (reason: 'dropped' | 'expired'): void => {
+      drops.total++;
+      if (reason === 'dropped') drops.full++;
+      else drops.expired++;
+      if (dropWarningTimer) return;
+      const wait = lastDropWarning + DROP_WARNING_INTERVAL_MS - Date.now();
+      if (wait <= 0) warnDrops();
+      else dropWarningTimer = setTimeout(warnDrops, wait);
+    };
+
+    const dispatcher = new Dispatcher(
+      {
+        maxConcurrent: settings.maxConcurrent,
+        queueLength: positiveInteger(def.queueLength, DEFAULTS.queueLength, 0),
+        overflow,
+        maxAgeMs: maxAgeSeconds * 1000,
+      },
+      {
+        dropped: translate(RED, shared('errors.dropped')),
+        expired: translate(RED, shared('errors.expired')),
+        'queue-full': translate(RED, shared('errors.queueFull')),
+        aborted: translate(RED, shared('errors.aborted')),
+        closed: translate(RED, shared('errors.closed')),
+      },
+      noteDrop,
+    );
 
     let client: IdentitiesClient | undefined;
     let setupFailure: ApiError | undefined;
     try {
-      client = new IdentitiesClient(
-        connectionOptions(RED, settings, this.credentials ?? {}, (level, message) =>
+      client = new IdentitiesClient({
+        ...connectionOptions(RED, settings, this.credentials ?? {}, (level, message) =>
           level === 'warn' ? this.warn(message) : this.debug(message),
         ),
-      );
+        onRateLimited: (retryAfterMs) => dispatcher.pause(retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS),
+      });
       if (client.baseUrl.startsWith('http:'))
         this.warn(translate(RED, 'identities-config.warnings.plainHttp'));
     } catch (err) {
@@ -117,20 +169,6 @@ export = function (RED: NodeAPI) {
       this.error(translate(RED, 'identities-config.errors.setup', { reason: setupFailure.message }));
     }
 
-    const dispatcher = new Dispatcher(
-      {
-        maxConcurrent: settings.maxConcurrent,
-        queueLength: positiveInteger(def.queueLength, DEFAULTS.queueLength, 0),
-        overflow,
-      },
-      {
-        dropped: translate(RED, shared('errors.dropped')),
-        'queue-full': translate(RED, shared('errors.queueFull')),
-        aborted: translate(RED, shared('errors.aborted')),
-        closed: translate(RED, shared('errors.closed')),
-      },
-    );
-
     const setProblem = (next: string | undefined): void => {
       if (next === problem || closed) return;
       problem = next;
@@ -141,18 +179,6 @@ export = function (RED: NodeAPI) {
     const noteOutcome = (err: unknown): void => {
       if (err === undefined) setProblem(undefined);
       else if (err instanceof ApiError && err.code === 'AUTH_FAILED') setProblem(loginFailedText);
-    };
-
-    /** Drops are what the user asked for; one warning a minute says how many, without flooding the log. */
-    const noteDrop = (): void => {
-      dropsSinceWarning++;
-      const now = Date.now();
-      if (now - lastDropWarning < DROP_WARNING_INTERVAL_MS) return;
-      this.warn(
-        translate(RED, 'identities-config.warnings.dropped', { count: dropsSinceWarning, policy: overflow }),
-      );
-      dropsSinceWarning = 0;
-      lastDropWarning = now;
     };
 
     /** Logging in when the first node starts shows wrong credentials at deploy, not at the first face. */
@@ -176,6 +202,9 @@ export = function (RED: NodeAPI) {
 
     const members: ServerMembers = {
       baseUrl: client?.baseUrl,
+      get dropped() {
+        return drops.total;
+      },
       register(user) {
         users.add(user);
         if (problem !== undefined) user.problemChanged(problem);
@@ -187,27 +216,24 @@ export = function (RED: NodeAPI) {
       run(job, signal) {
         const active = client;
         if (!active) return Promise.reject(setupFailure);
-        return dispatcher
-          .submit(async (jobSignal) => {
-            try {
-              const result = await job(active, { signal: jobSignal });
-              noteOutcome(undefined);
-              return result;
-            } catch (err) {
-              noteOutcome(err);
-              throw err;
-            }
-          }, signal)
-          .catch((err: unknown) => {
-            if (err instanceof NotDispatchedError && err.reason === 'dropped') noteDrop();
+        return dispatcher.submit(async (jobSignal, deadline) => {
+          try {
+            const result = await job(active, { signal: jobSignal, deadline });
+            noteOutcome(undefined);
+            return result;
+          } catch (err) {
+            noteOutcome(err);
             throw err;
-          });
+          }
+        }, signal);
       },
     };
-    Object.assign(this, members);
+    // Descriptors, not values: `dropped` is a getter.
+    Object.defineProperties(this, Object.getOwnPropertyDescriptors(members));
 
     this.on('close', () => {
       closed = true;
+      clearTimeout(dropWarningTimer);
       dispatcher.close();
       client?.close();
     });

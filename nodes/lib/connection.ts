@@ -84,9 +84,9 @@ function proxyUrl(raw: string, invalid: string, username?: string, password?: st
     throw configurationError(invalid);
   }
   if (username) {
-    // The URL setters percent-encode, so a password with @ or : survives.
-    url.username = username;
-    url.password = password ?? '';
+    // Encoded in full: the URL setters leave "%" alone, so a password holding "%41" would arrive as "A".
+    url.username = encodeURIComponent(username);
+    url.password = encodeURIComponent(password ?? '');
   }
   return url.href;
 }

@@ -1,7 +1,8 @@
 /**
  * The message lifecycle every flow node shares: register with the config node, read the inputs,
  * queue the request on the shared client, then status + send + done, or the one failure path.
- * Closing the node aborts whatever it still has queued or in flight, and nothing is sent after.
+ * Closing the node aborts whatever it still has queued or in flight and ends each of those
+ * messages with done(err) there and then, so a redeploy loses none; nothing is sent after.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { NotDispatchedError } from './dispatcher';
@@ -30,10 +31,15 @@ export interface Delivery {
  */
 export type InputHandler = (msg: NodeMessageInFlow) => Promise<ClientJob<Delivery>>;
 
+/** A message between input and its one ending: an output, a failure, or a counted drop. */
+interface Pending {
+  controller: AbortController;
+  done: (err?: Error) => void;
+}
+
 export function serveMessages(RED: NodeAPI, node: Node, def: FlowNodeDef, handle: InputHandler): void {
   const server = findServer(RED, def.server);
-  const inflight = new Set<AbortController>();
-  let closed = false;
+  const pending = new Set<Pending>();
   let showingProblem = false;
 
   const user: ServerUser = {
@@ -57,36 +63,39 @@ export function serveMessages(RED: NodeAPI, node: Node, def: FlowNodeDef, handle
       done(new Error(translate(RED, shared('errors.noServer'))));
       return;
     }
-    const controller = new AbortController();
-    inflight.add(controller);
+    const message: Pending = { controller: new AbortController(), done };
+    pending.add(message);
     showingProblem = false;
     showRequesting(RED, node);
+    // Whoever takes the message out of `pending` ends it; after close() nobody else can.
     handle(msg)
-      .then((job) => server.run(job, controller.signal))
+      .then((job) => server.run(job, message.controller.signal))
       .then(
         (delivery) => {
-          if (closed) return;
+          if (!pending.delete(message)) return;
           showResult(node, delivery.status);
           send(delivery.outputs);
           done();
         },
         (err: unknown) => {
-          if (closed) return;
-          if (err instanceof NotDispatchedError && err.reason === 'dropped') {
-            showDropped(RED, node);
+          if (!pending.delete(message)) return;
+          if (err instanceof NotDispatchedError && err.isDrop) {
+            showDropped(RED, node, server.dropped);
             done();
             return;
           }
           reportFailure(RED, node, done, err);
         },
-      )
-      .finally(() => inflight.delete(controller));
+      );
   });
 
   node.on('close', () => {
-    closed = true;
-    for (const controller of inflight) controller.abort();
-    inflight.clear();
+    const stopped = new NotDispatchedError('aborted', translate(RED, shared('errors.aborted')));
+    for (const message of pending) {
+      message.controller.abort();
+      message.done(stopped);
+    }
+    pending.clear();
     clearStatus(node);
     server?.deregister(user);
   });

@@ -27,6 +27,8 @@ export type ClientJob<T> = (client: IdentitiesClient, call: CallOptions) => Prom
 export interface ServerMembers {
   /** The normalized server URL, or undefined when the configuration is invalid. */
   readonly baseUrl: string | undefined;
+  /** Messages dropped so far (queue full, or too old), for the users' status. */
+  readonly dropped: number;
   register(user: ServerUser): void;
   deregister(user: ServerUser): void;
   /** Runs `job` through the dispatcher; `signal` cancels it, queued or running. */

@@ -17,9 +17,9 @@ export function showResult(node: Node, text: string): void {
   node.status({ fill: 'green', shape: 'dot', text });
 }
 
-/** A message discarded by the overflow policy the user chose: a warning, not a failure. */
-export function showDropped(RED: NodeAPI, node: Node): void {
-  node.status({ fill: 'yellow', shape: 'ring', text: translate(RED, shared('status.dropped')) });
+/** A message discarded as the user's settings say (queue full, too old): a warning with the server's count, not a failure. */
+export function showDropped(RED: NodeAPI, node: Node, count: number): void {
+  node.status({ fill: 'yellow', shape: 'ring', text: translate(RED, shared('status.dropped'), { count }) });
 }
 
 export function showFailure(node: Node, reason: string): void {

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, Socket, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Emulator } from '../../emulator/server';
+import type { NodeMessage } from 'node-red';
 import {
   collect,
   credentials,
@@ -15,6 +16,7 @@ import {
   loggedTexts,
   nextError,
   nextMessage,
+  node,
   PASSWORD,
   send,
   serverNode,
@@ -62,7 +64,7 @@ describe('identities-config', function () {
   });
 
   afterEach(async function () {
-    emu.faults.stallMs = 0;
+    emu.faults.clear();
     emu.faults.rejectTokens = false;
     await helper.unload();
   });
@@ -144,9 +146,11 @@ describe('identities-config', function () {
   });
 
   it('says when the server is too slow, or not there at all', async function () {
-    emu.faults.stallMs = 1500;
+    this.timeout(20_000);
+    emu.faults.add({ fault: { type: 'stall', ms: 1500 } });
     await load([serverNode(emu, { timeout: 1 }), detectNode('a'), ...helperNodes('a-out')], operator());
-    const slow = nextError();
+    // Four attempts of 1 s (a detection is retried 3 times) and their backoff.
+    const slow = nextError(10_000);
     send('a', { payload: image });
     const timeout = await slow;
     assertErrorCode(timeout, 'TIMEOUT');
@@ -168,7 +172,7 @@ describe('identities-config', function () {
 
   describe('the request queue', function () {
     async function loadQueue(overflow: string) {
-      emu.faults.stallMs = 300;
+      emu.faults.add({ fault: { type: 'stall', ms: 300 } });
       await load(
         [
           serverNode(emu, { maxConcurrent: 1, queueLength: 1, overflow }),
@@ -209,8 +213,10 @@ describe('identities-config', function () {
         [1, 2],
       );
       assert.equal(errors.length, 0);
-      assert.ok(statuses('a').some((s) => s.fill === 'yellow' && s.text === 'queue full: message dropped'));
-      assert.ok(loggedTexts().some((text) => text.includes('1 message(s) dropped')));
+      assert.ok(statuses('a').some((s) => s.fill === 'yellow' && s.text === 'dropped: 1'));
+      assert.ok(
+        loggedTexts().some((text) => text.includes('1 message(s) dropped in the last 30 s: 1 because')),
+      );
     });
 
     it('drops the oldest waiting message to make room', async function () {
@@ -223,9 +229,86 @@ describe('identities-config', function () {
         [1, 3],
       );
     });
+
+    it('drops messages that waited longer than "give up after", counts them and warns once', async function () {
+      emu.faults.add({ fault: { type: 'stall', ms: 1500 } });
+      await load(
+        [serverNode(emu, { maxConcurrent: 1, maxAge: 1 }), detectNode('a'), ...helperNodes('a-out')],
+        operator(),
+      );
+      await eventually(() => (emu.counts.authenticate ?? 0) > 0);
+      const outputs = collect('a-out');
+      const errors = collect('errors');
+      const detects = emu.counts.faceDetect ?? 0;
+      for (const n of [1, 2, 3, 4]) send('a', { payload: image, n });
+      await eventually(() => statuses('a').some((s) => s.text === 'dropped: 3'), 5000);
+      await eventually(() => outputs.length === 1, 5000);
+      assert.equal(outputs[0]?.n, 1);
+      assert.equal(errors.length, 0);
+      // Only the first message reached the server.
+      assert.equal(emu.counts.faceDetect, detects + 1);
+      const warnings = loggedTexts().filter((text) => text.includes('dropped in the last 30 s'));
+      assert.equal(warnings.length, 1, 'one warning; the rest wait for the next 30 s');
+      assert.match(warnings[0] ?? '', /because they waited longer than 1 s/);
+    });
+
+    it('holds back every node of the server while it answers 429, for its Retry-After', async function () {
+      emu.faults.add({
+        operations: ['faceDetect'],
+        count: 1,
+        fault: { type: 'status', status: 429, retryAfter: 1 },
+      });
+      await load(
+        [serverNode(emu), detectNode('a'), detectNode('b'), ...helperNodes('a-out', 'b-out')],
+        operator(),
+      );
+      await eventually(() => (emu.counts.authenticate ?? 0) > 0);
+      const answers = [nextMessage('a-out', 8000), nextMessage('b-out', 8000)];
+      const detects = emu.counts.faceDetect ?? 0;
+      const injected = emu.faults.injected['faceDetect:status'] ?? 0;
+      send('a', { payload: image });
+      await eventually(() => emu.faults.injected['faceDetect:status'] === injected + 1);
+      send('b', { payload: image });
+      // Neither a's retry nor b may reach the server before the second is over.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(emu.counts.faceDetect, detects + 1);
+      await Promise.all(answers);
+      assert.equal(emu.counts.faceDetect, detects + 3);
+    });
   });
 
   describe('closing during a request', function () {
+    it('ends every running and waiting message with an error, within 2 s of a stalled server', async function () {
+      emu.faults.add({ operations: ['faceDetect'], fault: { type: 'stall', ms: 30_000 } });
+      await load(
+        [serverNode(emu, { maxConcurrent: 1 }), detectNode('a'), ...helperNodes('a-out')],
+        operator(),
+      );
+      const outputs = collect('a-out');
+      // done(err) reports through node.error(err, msg): recorded here, as the helper's Catch closes with the flow.
+      const ended: [unknown, string][] = [];
+      const flowNode = node('a');
+      const report = flowNode.error.bind(flowNode);
+      flowNode.error = (err: unknown, msg?: NodeMessage) => {
+        ended.push([msg?.n, err instanceof Error ? err.message : String(err)]);
+        report(err, msg);
+      };
+      const detects = emu.counts.faceDetect ?? 0;
+      for (const n of [1, 2, 3]) send('a', { payload: image, n });
+      await eventually(() => emu.counts.faceDetect === detects + 1);
+      // A redeploy (helper.unload would stop the log spy before the nodes close).
+      const started = Date.now();
+      await helper.setFlows([], 'full');
+      const took = Date.now() - started;
+      assert.ok(took < 2000, `closing took ${took} ms`);
+      assert.deepEqual(
+        ended,
+        [1, 2, 3].map((n) => [n, 'the request was cancelled because the node was stopped']),
+        'one error per message: the running one and the two waiting',
+      );
+      assert.equal(outputs.length, 0);
+    });
+
     /**
      * Timers by the runtime's count, sockets by the handles themselves: an idle keep-alive socket
      * is unref'd, so it is missing from getActiveResourcesInfo but would still leak.
@@ -256,7 +339,7 @@ describe('identities-config', function () {
         send('a', { payload: image });
         send('b', { payload: image });
         await Promise.all(answered);
-        emu.faults.stallMs = 400;
+        emu.faults.add({ fault: { type: 'stall', ms: 400 } });
         const outputs = collect('a-out');
         const errors = collect('errors');
         const requests = emu.counts.faceDetect ?? 0;
@@ -417,16 +500,19 @@ describe('identities-config', function () {
       await out;
     }
 
-    it('tunnels through the core http proxy node, with its credentials', async function () {
+    it('tunnels through the core http proxy node, with its credentials, verbatim', async function () {
       const proxyNode: FlowNode = { id: 'proxy', type: 'http proxy', name: '', url: proxyUrl, noproxy: [] };
       await detectThrough({ proxy: 'proxy' }, [proxyNode], {
-        proxy: { username: 'gateway', password: 'p@ss:word' },
+        proxy: { username: 'gateway', password: 'p@ss:w%41rd' },
       });
       assert.ok(tunnels.length >= 1);
       assert.equal(tunnels[0]!.target, new URL(secure.url).host);
-      assert.equal(tunnels[0]!.authorization, `Basic ${Buffer.from('gateway:p@ss:word').toString('base64')}`);
+      assert.equal(
+        tunnels[0]!.authorization,
+        `Basic ${Buffer.from('gateway:p@ss:w%41rd').toString('base64')}`,
+      );
       assert.ok(
-        !loggedTexts().some((text) => text.includes('p@ss:word')),
+        !loggedTexts().some((text) => text.includes('p@ss:w%41rd')),
         'the proxy password is not logged',
       );
     });
