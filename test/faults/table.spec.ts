@@ -303,7 +303,12 @@ describe('every node against every fault', function () {
             const expected = succeeds || fault.processed ? 1 : 0;
             assert.equal(added, expected, 'records the server kept');
           }
-          const texts = [JSON.stringify(statuses('node')), JSON.stringify(caught), ...loggedTexts()];
+          const texts = [
+            JSON.stringify(helper._redNodes.getFlows()),
+            JSON.stringify(statuses('node')),
+            JSON.stringify(caught),
+            ...loggedTexts(),
+          ];
           texts.push(JSON.stringify(outputs, (key, value: unknown) => (key === 'payload' ? '' : value)));
           for (const text of texts) {
             assert.ok(!text.includes(PASSWORD), `the password leaked: ${text.slice(0, 200)}`);
