@@ -142,9 +142,16 @@ interface RequestSpec {
   body?: () => BuiltBody;
   /** Overrides the contract's x-idempotent, for an operation whose options decide it. */
   idempotent?: boolean;
+  /** Idempotent only this long after the first attempt started (a publish's duplicate window). */
+  idempotentForMs?: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/**
+ * How long after a publish it may still be sent again. The docs give no figure for the server's
+ * duplicate window; 10 s is the emulator's, and a retry past it could be recorded twice.
+ */
+const PUBLISH_DUPLICATE_WINDOW_MS = 10_000;
 const DEFAULT_MAX_IMAGE_BYTES = 15 * 1024 * 1024;
 
 export function normalizeBaseUrl(baseUrl: string): string {
@@ -236,7 +243,8 @@ export class IdentitiesClient {
   private readonly retries: RetryPolicy;
   private readonly timeoutMs: number;
   private readonly maxImageBytes: number;
-  private readonly inflight = new Set<AbortController>();
+  /** What is in flight, with its operation, to name it in the CLOSED error. */
+  private readonly inflight = new Map<AbortController, OperationId>();
   private readonly proxyPassword: string | undefined;
   private closed = false;
 
@@ -267,8 +275,8 @@ export class IdentitiesClient {
   /** Aborts every request in flight with a CLOSED error and frees the sockets. */
   close(): void {
     this.closed = true;
-    for (const controller of this.inflight) {
-      controller.abort(new ApiError({ operation: 'request', code: 'CLOSED', message: 'client closed' }));
+    for (const [controller, operation] of this.inflight) {
+      controller.abort(new ApiError({ operation, code: 'CLOSED', message: 'client closed' }));
     }
     this.inflight.clear();
     this.tokens.clear();
@@ -541,8 +549,9 @@ export class IdentitiesClient {
 
   /**
    * With duplicate prevention on (allowDoubleDetection off, the default) the server records a face
-   * from the same detector once within its window, so a publish sent twice is recorded once: safe
-   * to retry, the fire-and-forget publish as much as publishWithResponse.
+   * from the same detector once within its window, so a publish sent twice within it is recorded
+   * once: safe to retry while the window lasts, the fire-and-forget publish as much as
+   * publishWithResponse.
    */
   private publishSpec(operation: 'publish' | 'publishWithResponse', request: PublishRequest): RequestSpec {
     const { expanded, croppedAligned, detectTimeUtc, ianaTimeZone, ...rest } = request;
@@ -556,7 +565,11 @@ export class IdentitiesClient {
       ianaTimeZone: ianaTimeZone || hostTimeZone(),
       detectTimeUtc: isoSeconds(detectTimeUtc),
     };
-    return { body: () => jsonWithBase64(fields, images), idempotent: request.allowDoubleDetection !== true };
+    return {
+      body: () => jsonWithBase64(fields, images),
+      idempotent: request.allowDoubleDetection !== true,
+      idempotentForMs: PUBLISH_DUPLICATE_WINDOW_MS,
+    };
   }
 
   private async json<Op extends OperationId>(
@@ -622,7 +635,10 @@ export class IdentitiesClient {
     return `${this.baseUrl}${path}${search ? `?${search}` : ''}`;
   }
 
-  /** Sends one operation, trying again after a transient failure when client/retry.ts allows it. */
+  /**
+   * Sends one operation, trying again after a transient failure when client/retry.ts allows it.
+   * No attempt runs past the deadline: each gets the timeout or what is left, whichever is shorter.
+   */
   private async call(
     operation: OperationId,
     spec: RequestSpec,
@@ -630,9 +646,13 @@ export class IdentitiesClient {
   ): Promise<RawResponse> {
     const url = this.url(operation, spec);
     const idempotent = spec.idempotent ?? OPERATIONS[operation].idempotent;
+    const deadline = options.deadline ?? Infinity;
+    const retryUntil = Math.min(deadline, Date.now() + (spec.idempotentForMs ?? Infinity));
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        const response = await this.withSignal(operation, options, (signal) =>
+        const attemptMs = Math.max(1, Math.min(timeoutMs, deadline - Date.now()));
+        const response = await this.withSignal(operation, { ...options, timeoutMs: attemptMs }, (signal) =>
           this.attempt(operation, url, spec, signal),
         );
         this.retries.succeeded();
@@ -640,13 +660,7 @@ export class IdentitiesClient {
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         if (err.code === 'RATE_LIMITED') this.options.onRateLimited?.(err.retryAfterMs);
-        const delay = this.retries.delayBefore(
-          err,
-          attempt,
-          idempotent,
-          options.deadline ?? Infinity,
-          Date.now(),
-        );
+        const delay = this.retries.delayBefore(err, attempt, idempotent, retryUntil, Date.now());
         if (delay === undefined) throw err;
         this.options.log?.('debug', `${err.message}; trying again in ${Math.round(delay)} ms`);
         await this.withSignal(operation, { ...options, timeoutMs: Infinity }, (signal) =>
@@ -722,16 +736,14 @@ export class IdentitiesClient {
       controller.abort(new ApiError({ operation, code: 'ABORTED', message: 'request aborted' }));
     if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    this.inflight.add(controller);
+    this.inflight.set(controller, operation);
     try {
       return await work(controller.signal);
     } catch (err) {
-      if (err instanceof ApiError) {
+      if (err instanceof ApiError && err.operation !== operation) {
         // A failure of the login under this request is reported as this request's, keeping its
         // code; this request was not sent (a login comes first; a 401 means it was refused unread).
-        throw err.operation === operation
-          ? err
-          : new ApiError({ ...err, operation, message: err.message, unsent: true });
+        throw new ApiError({ ...err, operation, message: err.message, unsent: true });
       }
       throw err;
     } finally {

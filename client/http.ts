@@ -145,6 +145,8 @@ export class Transport {
         req.destroy();
       };
       const req = (secure ? https : http).request(options, (res: IncomingMessage) => {
+        // An answer means the server has the request, whether or not 'finish' came first.
+        handedOff = true;
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {

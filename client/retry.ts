@@ -78,7 +78,8 @@ export class RetryPolicy {
   /**
    * After attempt number `attempt` (0 = the first) failed with `err`: how long to wait before the
    * next, or undefined to give up and report `err`. A transient failure costs a budget token;
-   * others (a 404 that means "nobody matched") are answers, not failures of the server.
+   * an HTTP answer that is not one (a 404 "nobody matched") earns like a success. `deadline`: no
+   * wait may end past it.
    */
   delayBefore(
     err: ApiError,
@@ -87,7 +88,11 @@ export class RetryPolicy {
     deadline: number,
     now: number,
   ): number | undefined {
-    if (!isTransient(err)) return undefined;
+    if (!isTransient(err)) {
+      // An answer (a 404 "nobody matched") shows the server working, as a success does.
+      if (err.status !== undefined) this.succeeded();
+      return undefined;
+    }
     this.tokens = Math.max(0, this.tokens - 1);
     if (attempt >= this.maxRetries || !(idempotent || err.unsent)) return undefined;
     if (this.tokens <= this.maxTokens / 2) return undefined;

@@ -62,6 +62,8 @@ export type DispatcherMessages = Record<NotDispatchedError['reason'], string>;
 
 /** How often waiting jobs are checked for age while nothing else moves the queue (a pause, a stalled server). */
 const EXPIRY_SWEEP_MS = 1000;
+/** The longest pause a Retry-After can impose (the client waits no longer for one either): a bogus header must not silence a server for hours. */
+export const MAX_PAUSE_MS = 60_000;
 
 export class Dispatcher {
   private running = 0;
@@ -127,14 +129,13 @@ export class Dispatcher {
     });
   }
 
-  /** No job starts for `ms` (a 429's Retry-After); a longer pause already set stands. */
+  /** No job starts for `ms` (a 429's Retry-After, at most MAX_PAUSE_MS); a longer pause already set stands. */
   pause(ms: number): void {
     if (this.closed) return;
-    const until = this.now() + ms;
+    const until = this.now() + Math.min(Math.max(0, ms), MAX_PAUSE_MS);
     if (until <= this.pausedUntil) return;
     this.pausedUntil = until;
-    clearTimeout(this.resumeTimer);
-    this.resumeTimer = setTimeout(() => this.startWaiting(), ms);
+    this.resumeAfterPause();
   }
 
   /** Rejects every waiting job and stops the timers; running jobs are stopped by closing the client under them. */
@@ -147,6 +148,14 @@ export class Dispatcher {
 
   private paused(): boolean {
     return this.now() < this.pausedUntil;
+  }
+
+  /** A timer may fire a millisecond early by the wall clock: it waits again for what is left. */
+  private resumeAfterPause(): void {
+    clearTimeout(this.resumeTimer);
+    const left = this.pausedUntil - this.now();
+    if (left > 0) this.resumeTimer = setTimeout(() => this.resumeAfterPause(), left);
+    else this.startWaiting();
   }
 
   private async run<T>(job: Job<T>, signal: AbortSignal, deadline: number): Promise<T> {

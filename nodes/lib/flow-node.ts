@@ -73,8 +73,13 @@ export function serveMessages(RED: NodeAPI, node: Node, def: FlowNodeDef, handle
       .then(
         (delivery) => {
           if (!pending.delete(message)) return;
-          showResult(node, delivery.status);
-          send(delivery.outputs);
+          try {
+            showResult(node, delivery.status);
+            send(delivery.outputs);
+          } catch (err) {
+            reportFailure(RED, node, done, err);
+            return;
+          }
           done();
         },
         (err: unknown) => {

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import net, { type AddressInfo } from 'node:net';
+import sharp from 'sharp';
+import { IdentitiesClient } from '../../client/client';
 import { ApiError, type ApiErrorInit } from '../../client/errors';
 import { isTransient, RetryPolicy } from '../../client/retry';
+import { startEmulator, type Emulator } from '../../emulator/server';
 
 const NOW = 1_000_000;
 
@@ -92,12 +96,135 @@ describe('retry policy', () => {
       allowed.map((delay) => delay !== undefined),
       [true, true, true, true, false, false, false, false],
     );
-    // Answers (a 404) cost nothing; successes earn a tenth each.
+    // An answer (a 404) earns like a success: a tenth.
     policy.delayBefore(error({ code: 'NOT_FOUND', status: 404 }), 0, true, Infinity, NOW);
-    assert.equal(policy.budget, 2);
+    assert.equal(Math.round(policy.budget * 10), 21);
     // A failure costs its token before the check: 7 tokens leave 6, more than half.
-    for (let i = 0; i < 50; i++) policy.succeeded();
+    for (let i = 0; i < 49; i++) policy.succeeded();
     assert.equal(Math.round(policy.budget * 10), 70);
     assert.equal(typeof policy.delayBefore(reset, 0, true, Infinity, NOW), 'number');
+  });
+});
+
+/** A TCP relay to the emulator that can be taken down (connections then refused) and brought back on the same port. */
+class Relay {
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+
+  constructor(private readonly target: number) {}
+
+  async up(): Promise<void> {
+    const server = net.createServer((client) => {
+      const upstream = net.connect(this.target, '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  async down(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server = undefined;
+  }
+}
+
+describe('retries against the emulator', function () {
+  let emu: Emulator;
+  let face: Buffer;
+
+  before(async function () {
+    emu = await startEmulator({ https: false, engine: 'simple', log: () => undefined });
+    face = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 3, g: 200, b: 9 } } })
+      .jpeg()
+      .toBuffer();
+  });
+
+  after(async function () {
+    await emu.close();
+  });
+
+  afterEach(function () {
+    emu.faults.clear();
+  });
+
+  it('sends an enrollment again when its connection was refused, and it is recorded once', async function () {
+    const relay = new Relay(emu.port);
+    await relay.up();
+    const retried: string[] = [];
+    const client = new IdentitiesClient({
+      baseUrl: `http://127.0.0.1:${relay.port}`,
+      username: 'admin',
+      password: 'admin',
+      retry: { baseDelayMs: 400, random: () => 0.99 },
+      // The first failure brings the server back before the retry.
+      log: (_level, message) => {
+        if (message.includes('trying again')) {
+          retried.push(message);
+          void relay.up();
+        }
+      },
+    });
+    await client.login();
+    await relay.down();
+    // Time for the client to see its idle keep-alive socket closed: the enrollment then needs a new
+    // connection, which is refused. (A request written to a socket the peer closed meanwhile may
+    // have reached a server, as far as the client can tell: that one is not repeated.)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const people = emu.store.allPeople().length;
+    const before = emu.counts.faceEnroll ?? 0;
+    const enrolled = await client.faceEnroll({ faceImage: face });
+    assert.equal(retried.length, 1);
+    assert.match(retried[0] ?? '', /connection refused/);
+    assert.equal((emu.counts.faceEnroll ?? 0) - before, 1, 'the refused attempt never reached the server');
+    assert.equal(emu.store.allPeople().length, people + 1);
+    assert.ok(enrolled.personId);
+    client.close();
+    await relay.down();
+  });
+
+  it('ends a call waiting for its next attempt as soon as the client closes', async function () {
+    emu.faults.add({ operations: ['listTags'], fault: { type: 'status', status: 503 } });
+    let close = () => undefined as unknown;
+    const client = new IdentitiesClient({
+      baseUrl: emu.url,
+      username: 'admin',
+      password: 'admin',
+      retry: { baseDelayMs: 30_000, random: () => 0.99 },
+      log: (_level, message) => {
+        if (message.includes('trying again')) close();
+      },
+    });
+    close = () => setImmediate(() => client.close());
+    const started = Date.now();
+    await assert.rejects(client.listTags(), (err: ApiError) => {
+      assert.equal(err.code, 'CLOSED');
+      assert.equal(err.message, 'listTags: client closed');
+      return true;
+    });
+    assert.ok(Date.now() - started < 5000, 'not after the 30 s backoff');
+  });
+
+  it('gives an attempt no more time than the deadline leaves', async function () {
+    emu.faults.add({ operations: ['listTags'], fault: { type: 'stall', ms: 5000 } });
+    const client = new IdentitiesClient({ baseUrl: emu.url, username: 'admin', password: 'admin' });
+    await client.login();
+    await assert.rejects(
+      client.listTags({ timeoutMs: 10_000, deadline: Date.now() + 300 }),
+      (err: ApiError) => {
+        assert.equal(err.code, 'TIMEOUT');
+        const ms = Number(/no answer within (\d+) ms/.exec(err.message)?.[1]);
+        assert.ok(ms > 0 && ms <= 300, err.message);
+        return true;
+      },
+    );
+    client.close();
   });
 });

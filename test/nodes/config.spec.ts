@@ -268,6 +268,8 @@ describe('identities-config', function () {
       const injected = emu.faults.injected['faceDetect:status'] ?? 0;
       send('a', { payload: image });
       await eventually(() => emu.faults.injected['faceDetect:status'] === injected + 1);
+      // The client has read the 429 (and paused the dispatcher) once it says it will try again.
+      await eventually(() => loggedTexts().some((text) => text.includes('trying again')));
       send('b', { payload: image });
       // Neither a's retry nor b may reach the server before the second is over.
       await new Promise((resolve) => setTimeout(resolve, 500));
