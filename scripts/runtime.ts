@@ -45,6 +45,23 @@ export async function seedDemo(client: IdentitiesClient): Promise<void> {
   await client.upsertPersonTag(personId, { tagId: vip.tagId });
 }
 
+/** A core tls-config node that verifies the server's certificate against the CA in `caFile`. */
+export function trustingTlsConfig(id: string, caFile: string): object {
+  return {
+    id,
+    type: 'tls-config',
+    name: 'emulator certificate',
+    cert: '',
+    key: '',
+    ca: caFile,
+    certname: '',
+    keyname: '',
+    caname: '',
+    servername: '',
+    verifyservercert: true,
+  };
+}
+
 /** The demo flow: inject -> file in (obama2.jpg) -> publish -> debug, with a config node that trusts `caFile`. */
 export function demoFlows(emulatorUrl: string, caFile: string): { flows: object[]; credentials: object } {
   const tab = DEMO_IDS.tab;
@@ -156,19 +173,7 @@ export function demoFlows(emulatorUrl: string, caFile: string): { flows: object[
       overflow: 'error',
       version: 1,
     },
-    {
-      id: DEMO_IDS.tls,
-      type: 'tls-config',
-      name: 'emulator certificate',
-      cert: '',
-      key: '',
-      ca: caFile,
-      certname: '',
-      keyname: '',
-      caname: '',
-      servername: '',
-      verifyservercert: true,
-    },
+    trustingTlsConfig(DEMO_IDS.tls, caFile),
   ];
   return { flows, credentials: { [DEMO_IDS.server]: { username: 'admin', password: 'admin' } } };
 }

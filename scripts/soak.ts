@@ -19,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Node } from 'node-red';
 import type { FaultRule } from '../emulator/faults';
-import { FIXTURES, prepareUserDir, writeFlows } from './runtime';
+import { FIXTURES, prepareUserDir, trustingTlsConfig, writeFlows } from './runtime';
 
 const ROLE_EMULATOR = '--emulator-child';
 const TOKEN_LIFETIME_SECONDS = 60;
@@ -83,19 +83,7 @@ function soakFlows(url: string, caFile: string): { flows: object[]; credentials:
   return {
     flows: [
       { id: 'soak-tab', type: 'tab', label: 'soak' },
-      {
-        id: 'soak-tls',
-        type: 'tls-config',
-        name: 'emulator CA',
-        cert: '',
-        key: '',
-        ca: caFile,
-        certname: '',
-        keyname: '',
-        caname: '',
-        servername: '',
-        verifyservercert: true,
-      },
+      trustingTlsConfig('soak-tls', caFile),
       {
         id: 'soak-server',
         type: 'identities-config',

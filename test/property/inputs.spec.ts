@@ -6,7 +6,7 @@ import type NodeRedUtil from '@node-red/util';
 import fc from 'fast-check';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { Inputs } from '../../nodes/lib/inputs';
-import { assertInvalidInput, CANARY, POLLUTING_KEYS, settled, type Outcome } from './support';
+import { assertInvalidInput, CANARY, exoticValue, POLLUTING_KEYS, settled, type Outcome } from './support';
 
 /** Node-RED's own evaluateNodeProperty (msg paths, JSON, JSONata, env...), as the nodes get it. */
 const nodeRedUtil = createRequire(__filename)('@node-red/util') as typeof NodeRedUtil;
@@ -59,18 +59,7 @@ const msgKey = fc.oneof(
   { weight: 1, arbitrary: fc.string() },
 );
 const anyValue = fc.oneof(
-  fc.anything({
-    key: msgKey,
-    withBoxedValues: true,
-    withMap: true,
-    withSet: true,
-    withNullPrototype: true,
-    withBigInt: true,
-    withDate: true,
-    withTypedArray: true,
-    withSparseArray: true,
-    stringUnit: 'binary',
-  }),
+  exoticValue(msgKey),
   fc.anything({ key: msgKey, values: [fc.constant(CANARY), fc.constant(` ${CANARY} `), fc.integer()] }),
   fc.constantFrom('', '   ', '\t\n', 'true', 'false', '12', '1e400', '-0', 'NaN', '0x10', CANARY),
   fc.double(),

@@ -128,3 +128,20 @@ export const utf16String = (maxLength = 20) =>
     unit: fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code)),
     maxLength,
   });
+
+/** Any JavaScript value fast-check can make, with every exotic kind on (boxed, Map, Set, null prototype, BigInt, Date, typed and sparse arrays, binary strings), keyed by `key`. */
+export function exoticValue(key: fc.Arbitrary<string>): fc.Arbitrary<unknown> {
+  return fc.anything({
+    key,
+    withBoxedValues: true,
+    withMap: true,
+    withSet: true,
+    withObjectString: true,
+    withNullPrototype: true,
+    withBigInt: true,
+    withDate: true,
+    withTypedArray: true,
+    withSparseArray: true,
+    stringUnit: 'binary',
+  });
+}
