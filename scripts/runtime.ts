@@ -62,6 +62,41 @@ export function trustingTlsConfig(id: string, caFile: string): object {
   };
 }
 
+/**
+ * A publish node's every property as the editor saves it (the dialog shows a missing flag as true):
+ * publishWithResponse with duplicate prevention on, the matched person with names and tags.
+ */
+export const PUBLISH_SETTINGS = {
+  type: 'identities-publish',
+  version: 1,
+  mode: 'withResponse',
+  split: 'all',
+  separateOutputs: false,
+  outputs: 1,
+  image: 'payload',
+  imageType: 'msg',
+  detectorName: 'Camera',
+  detectorNameType: 'str',
+  ianaTimeZone: '',
+  ianaTimeZoneType: 'str',
+  detectTime: '',
+  detectTimeType: 'date',
+  allowDoubleDetection: 'false',
+  allowDoubleDetectionType: 'bool',
+  includeAddresses: 'false',
+  includeAddressesType: 'bool',
+  includeFields: 'false',
+  includeFieldsType: 'bool',
+  includePerson: 'true',
+  includePersonType: 'bool',
+  includeNames: 'true',
+  includeNamesType: 'bool',
+  includeTags: 'true',
+  includeTagsType: 'bool',
+  largestFaceOnly: 'true',
+  largestFaceOnlyType: 'bool',
+};
+
 /** The demo flow: inject -> file in (obama2.jpg) -> publish -> debug, with a config node that trusts `caFile`. */
 export function demoFlows(emulatorUrl: string, caFile: string): { flows: object[]; credentials: object } {
   const tab = DEMO_IDS.tab;
@@ -107,38 +142,13 @@ export function demoFlows(emulatorUrl: string, caFile: string): { flows: object[
     },
     {
       id: DEMO_IDS.publish,
-      type: 'identities-publish',
       z: tab,
       name: '',
       server: DEMO_IDS.server,
-      version: 1,
-      mode: 'withResponse',
-      split: 'all',
-      separateOutputs: false,
-      outputs: 1,
-      image: 'payload',
-      imageType: 'msg',
+      ...PUBLISH_SETTINGS,
       detectorName: 'FrontDoorCam',
-      detectorNameType: 'str',
-      // Every property, as the editor would save it: the dialog shows a missing flag as true.
-      ianaTimeZone: '',
-      ianaTimeZoneType: 'str',
       detectTime: 'detectTime',
       detectTimeType: 'msg',
-      allowDoubleDetection: 'false',
-      allowDoubleDetectionType: 'bool',
-      includeAddresses: 'false',
-      includeAddressesType: 'bool',
-      includeFields: 'false',
-      includeFieldsType: 'bool',
-      includePerson: 'true',
-      includePersonType: 'bool',
-      includeNames: 'true',
-      includeNamesType: 'bool',
-      includeTags: 'true',
-      includeTagsType: 'bool',
-      largestFaceOnly: 'true',
-      largestFaceOnlyType: 'bool',
       x: 510,
       y: 100,
       wires: [[DEMO_IDS.debug]],

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Node } from 'node-red';
 import type { FaultRule } from '../emulator/faults';
-import { FIXTURES, prepareUserDir, trustingTlsConfig, writeFlows } from './runtime';
+import { FIXTURES, prepareUserDir, PUBLISH_SETTINGS, trustingTlsConfig, writeFlows } from './runtime';
 
 const ROLE_EMULATOR = '--emulator-child';
 const TOKEN_LIFETIME_SECONDS = 60;
@@ -98,29 +98,13 @@ function soakFlows(url: string, caFile: string): { flows: object[]; credentials:
         version: 1,
       },
       {
+        ...PUBLISH_SETTINGS,
         id: 'soak-publish',
-        type: 'identities-publish',
         z: 'soak-tab',
         x: 200,
         y: 100,
         server: 'soak-server',
-        version: 1,
-        mode: 'withResponse',
-        split: 'all',
-        separateOutputs: false,
-        outputs: 1,
-        image: 'payload',
-        imageType: 'msg',
         detectorName: 'SoakDoor',
-        detectorNameType: 'str',
-        ianaTimeZone: 'UTC',
-        ianaTimeZoneType: 'str',
-        detectTime: '',
-        detectTimeType: 'date',
-        allowDoubleDetection: 'false',
-        allowDoubleDetectionType: 'bool',
-        includePerson: 'true',
-        includePersonType: 'bool',
         wires: [['soak-sink']],
       },
       { id: 'soak-sink', type: 'junction', z: 'soak-tab', x: 400, y: 100, wires: [] },

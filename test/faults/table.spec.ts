@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import type { NodeMessage } from 'node-red';
 import { IdentitiesClient } from '../../client/client';
+import { PUBLISH_SETTINGS } from '../../scripts/runtime';
 import type { FaultRule } from '../../emulator/faults';
 import type { Emulator } from '../../emulator/server';
 import {
@@ -47,20 +48,8 @@ let personId = '';
 const image = (row: number) => face(row % 250, (row * 7) % 250, 90);
 const detections = (emu: Emulator) => emu.store.detectionsWhere(() => true).length;
 const imageInput = { image: 'payload', imageType: 'msg' };
-const publishSettings = {
-  type: 'identities-publish',
-  split: 'all',
-  ...imageInput,
-  detectorName: 'Door',
-  detectorNameType: 'str',
-  ianaTimeZone: 'UTC',
-  ianaTimeZoneType: 'str',
-  detectTime: '',
-  detectTimeType: 'date',
-  // Duplicate prevention on: a repeated publish is recorded once.
-  allowDoubleDetection: 'false',
-  allowDoubleDetectionType: 'bool',
-};
+/** Duplicate prevention on, as the editor saves it: a repeated publish is recorded once. */
+const publishSettings = { ...PUBLISH_SETTINGS, detectorName: 'Door' };
 const matchSettings = {
   ...imageInput,
   embeddings: 'embeddings',
