@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { type EngineFace, type FaceEngine } from './engine';
 import type { FaceJob, FaceJobResult, StageTimes, WorkerFace } from './faceapi-worker';
 import { type DecodedImage, type DecodeOptions, decodeImage, toSourceBox } from './image';
@@ -149,6 +150,9 @@ export async function createFaceApiEngine(options: FaceApiEngineOptions = {}): P
   const cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
   checkOption('cacheSize', cacheSize, Number.isInteger(cacheSize) && cacheSize >= 0);
 
+  // One libvips thread per decode: the workers already take every core, and sharp's default (a
+  // thread per core for each image) oversubscribes them, so a second worker added less.
+  sharp.concurrency(1);
   const pool = await WorkerPool.start<FaceJob, FaceJobResult>({
     filename: path.join(__dirname, 'faceapi-worker.ts'),
     size: workers,
