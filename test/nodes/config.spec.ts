@@ -231,20 +231,25 @@ describe('identities-config', function () {
     });
 
     it('drops messages that waited longer than "give up after", counts them and warns once', async function () {
-      emu.faults.add({ fault: { type: 'stall', ms: 1500 } });
-      await load(
-        [serverNode(emu, { maxConcurrent: 1, maxAge: 1 }), detectNode('a'), ...helperNodes('a-out')],
-        operator(),
-      );
+      // A 429 with a Retry-After longer than the max age: the first message fails (no retry may end
+      // past its deadline), and the pause holds the others in the queue until they are too old.
+      emu.faults.add({
+        operations: ['faceDetect'],
+        count: 1,
+        fault: { type: 'status', status: 429, retryAfter: 5 },
+      });
+      await load([serverNode(emu, { maxAge: 1 }), detectNode('a'), ...helperNodes('a-out')], operator());
       await eventually(() => (emu.counts.authenticate ?? 0) > 0);
       const outputs = collect('a-out');
-      const errors = collect('errors');
       const detects = emu.counts.faceDetect ?? 0;
-      for (const n of [1, 2, 3, 4]) send('a', { payload: image, n });
+      const limited = nextError();
+      send('a', { payload: image, n: 1 });
+      assertErrorCode(await limited, 'RATE_LIMITED');
+      const errors = collect('errors');
+      for (const n of [2, 3, 4]) send('a', { payload: image, n });
       await eventually(() => statuses('a').some((s) => s.text === 'dropped: 3'), 5000);
-      await eventually(() => outputs.length === 1, 5000);
-      assert.equal(outputs[0]?.n, 1);
-      assert.equal(errors.length, 0);
+      assert.equal(outputs.length, 0);
+      assert.equal(errors.length, 0, 'a drop is not an error');
       // Only the first message reached the server.
       assert.equal(emu.counts.faceDetect, detects + 1);
       const warnings = loggedTexts().filter((text) => text.includes('dropped in the last 30 s'));
