@@ -113,10 +113,60 @@ function soakFlows(url: string, caFile: string): { flows: object[]; credentials:
   };
 }
 
-interface Fate {
-  sends: number;
-  completes: number;
-  failed: boolean;
+/**
+ * What became of each message, by its sequence number: outputs sent, completions, and whether one
+ * was an error. Typed arrays grown by doubling, so that the bookkeeping adds 3 bytes a message to
+ * the memory the soak measures (a Map of objects added ~100).
+ */
+class Fates {
+  private sends = new Uint8Array(1 << 16);
+  private completes = new Uint8Array(1 << 16);
+  private failed = new Uint8Array(1 << 16);
+  count = 0;
+
+  /** A new message's number (from 1). */
+  add(): number {
+    this.count++;
+    if (this.count >= this.sends.length) {
+      const grow = (old: Uint8Array) => {
+        const next = new Uint8Array(old.length * 2);
+        next.set(old);
+        return next;
+      };
+      this.sends = grow(this.sends);
+      this.completes = grow(this.completes);
+      this.failed = grow(this.failed);
+    }
+    return this.count;
+  }
+
+  private known(seq: unknown): seq is number {
+    return typeof seq === 'number' && Number.isInteger(seq) && seq >= 1 && seq <= this.count;
+  }
+
+  sent(seq: unknown): void {
+    if (this.known(seq)) this.sends[seq] = Math.min(255, (this.sends[seq] ?? 0) + 1);
+  }
+
+  completed(seq: unknown, error: boolean): void {
+    if (!this.known(seq)) return;
+    this.completes[seq] = Math.min(255, (this.completes[seq] ?? 0) + 1);
+    if (error) this.failed[seq] = 1;
+  }
+
+  tally(): { output: number; failed: number; dropped: number; pending: number; duplicated: number } {
+    const t = { output: 0, failed: 0, dropped: 0, pending: 0, duplicated: 0 };
+    for (let seq = 1; seq <= this.count; seq++) {
+      const completes = this.completes[seq] ?? 0;
+      const sends = this.sends[seq] ?? 0;
+      if (completes === 0) t.pending++;
+      else if (this.failed[seq]) t.failed++;
+      else if (sends > 0) t.output++;
+      else t.dropped++;
+      if (completes > 1 || sends > 1) t.duplicated++;
+    }
+    return t;
+  }
 }
 
 async function main(): Promise<void> {
@@ -154,21 +204,14 @@ async function main(): Promise<void> {
   await RED.start();
   const nodes = RED.nodes as unknown as { getNode(id: string): (Node & { dropped?: number }) | null };
 
-  const fates = new Map<number, Fate>();
-  const fate = (seq: unknown): Fate | undefined => (typeof seq === 'number' ? fates.get(seq) : undefined);
+  const fates = new Fates();
   RED.hooks.add('onSend.soak', (events: { source: { id: string }; msg: { seq?: unknown } }[]) => {
-    for (const event of events) {
-      const entry = event.source.id === 'soak-publish' ? fate(event.msg.seq) : undefined;
-      if (entry) entry.sends++;
-    }
+    for (const event of events) if (event.source.id === 'soak-publish') fates.sent(event.msg.seq);
   });
   RED.hooks.add(
     'onComplete.soak',
     (event: { node: { id: string }; msg: { seq?: unknown }; error?: unknown }) => {
-      const entry = event.node.id === 'soak-publish' ? fate(event.msg.seq) : undefined;
-      if (!entry) return;
-      entry.completes++;
-      if (event.error) entry.failed = true;
+      if (event.node.id === 'soak-publish') fates.completed(event.msg.seq, Boolean(event.error));
     },
   );
 
@@ -181,7 +224,6 @@ async function main(): Promise<void> {
   const photos = ['obama.jpg', 'obama2.jpg', 'biden.jpg'].map((name) =>
     readFileSync(path.join(FIXTURES, name)),
   );
-  let seq = 0;
   let skipped = 0;
   let droppedBefore = 0;
   let redeploys = 0;
@@ -189,27 +231,12 @@ async function main(): Promise<void> {
   const rssStart = process.memoryUsage().rss;
   const started = Date.now();
 
-  const tally = () => {
-    let output = 0;
-    let failed = 0;
-    let dropped = 0;
-    let pending = 0;
-    let duplicated = 0;
-    for (const entry of fates.values()) {
-      if (entry.completes === 0) pending++;
-      else if (entry.failed) failed++;
-      else if (entry.sends > 0) output++;
-      else dropped++;
-      if (entry.completes > 1 || entry.sends > 1) duplicated++;
-    }
-    return { output, failed, dropped, pending, duplicated };
-  };
   const report = async () => {
     const { counts } = await ask<{ counts: Record<string, number> }>(child, 'counts', 'counts');
-    const t = tally();
+    const t = fates.tally();
     const handles = process.getActiveResourcesInfo().length;
     console.log(
-      `t=${Math.round((Date.now() - started) / 1000)}s messages ${seq} (output ${t.output}, error ${t.failed}, ` +
+      `t=${Math.round((Date.now() - started) / 1000)}s messages ${fates.count} (output ${t.output}, error ${t.failed}, ` +
         `dropped ${t.dropped}, in flight ${t.pending}, duplicated ${t.duplicated}) ` +
         `publish requests ${counts.publishWithResponse ?? 0}, authenticate ${counts.authenticate ?? 0}, ` +
         `renew ${counts.renewToken ?? 0}, rss ${mb(process.memoryUsage().rss)} MB, handles ${handles}`,
@@ -223,8 +250,7 @@ async function main(): Promise<void> {
       skipped++;
       return;
     }
-    seq++;
-    fates.set(seq, { sends: 0, completes: 0, failed: false });
+    const seq = fates.add();
     node.receive({ _msgid: `soak-${seq}`, seq, payload: photos[seq % photos.length] } as never);
   }, 1000 / rate);
   const redeploy = setInterval(() => {
@@ -239,7 +265,7 @@ async function main(): Promise<void> {
   clearInterval(tick);
   clearInterval(redeploy);
   const drainUntil = Date.now() + DRAIN_MS;
-  while (tally().pending > 0 && Date.now() < drainUntil)
+  while (fates.tally().pending > 0 && Date.now() < drainUntil)
     await new Promise((resolve) => setTimeout(resolve, 200));
   clearInterval(reporter);
   await report();
@@ -253,14 +279,14 @@ async function main(): Promise<void> {
   child.send('close');
   rmSync(work, { recursive: true, force: true });
 
-  const t = tally();
+  const t = fates.tally();
   console.log(`faults injected: ${JSON.stringify(injected)}`);
   console.log(
     `redeploys ${redeploys}; ticks without a node (mid-redeploy) ${skipped}; ` +
       `drops by the runtime's hooks ${t.dropped}, by the config nodes' counters ${drops}`,
   );
   console.log(
-    `soak: ${seq} messages, lost ${t.pending}, duplicated ${t.duplicated}, ` +
+    `soak: ${fates.count} messages, lost ${t.pending}, duplicated ${t.duplicated}, ` +
       `authenticate ${counts.authenticate ?? 0}, renew ${counts.renewToken ?? 0}, rss MB ${mb(rssStart)}->${mb(rssEnd)}`,
   );
   if (t.pending > 0 || t.duplicated > 0 || t.dropped !== drops) process.exitCode = 1;
