@@ -212,6 +212,26 @@ describe('retries against the emulator', function () {
     assert.ok(Date.now() - started < 5000, 'not after the 30 s backoff');
   });
 
+  it('does not multiply the load in an outage: retries stop once most requests fail', async function () {
+    emu.faults.add({ operations: ['listTags'], fault: { type: 'status', status: 503 } });
+    const client = new IdentitiesClient({
+      baseUrl: emu.url,
+      username: 'admin',
+      password: 'admin',
+      retry: { baseDelayMs: 1 },
+    });
+    await client.login();
+    const before = emu.counts.listTags ?? 0;
+    for (let i = 0; i < 50; i++) {
+      await assert.rejects(client.listTags(), (err: ApiError) => err.code === 'SERVER_ERROR');
+    }
+    const requests = (emu.counts.listTags ?? 0) - before;
+    // Without a budget: 50 x 4 = 200. With it: the first call's three retries spend the budget
+    // down to half, and from then on every call is one request.
+    assert.equal(requests, 50 + 3);
+    client.close();
+  });
+
   it('gives an attempt no more time than the deadline leaves', async function () {
     emu.faults.add({ operations: ['listTags'], fault: { type: 'stall', ms: 5000 } });
     const client = new IdentitiesClient({ baseUrl: emu.url, username: 'admin', password: 'admin' });
