@@ -83,18 +83,10 @@ interface Ratios {
   emulatorBound: string | undefined;
 }
 
-interface Summary {
+/** A case's runs in one: the median of each figure (throughput also its range). */
+interface Summary extends Omit<Run, 'msgsPerSec' | 'requests'> {
   runs: number;
   msgsPerSec: { median: number; min: number; max: number };
-  p50Ms: number;
-  p99Ms: number;
-  clientCpuUsPerReq: number;
-  serverCpuUsPerReq: number;
-  serverUtilisation: number;
-  clientUtilisation: number;
-  otherCores: number | undefined;
-  peakRssMb: number;
-  errors: number;
 }
 
 function cases(): BenchCase[] {

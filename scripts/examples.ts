@@ -26,6 +26,7 @@ import {
   type FlowJson,
 } from './editor';
 import {
+  FILE_IN_SETTINGS,
   freePort,
   NODE_TYPES,
   OFFLINE_EDITOR_SETTINGS,
@@ -99,22 +100,7 @@ function fileIn(
   y: number,
   wires: string[],
 ): SkeletonNode {
-  // format '' with chunk off: the whole file as one Buffer in msg.payload, what the identities nodes take.
-  return {
-    key,
-    type: 'file in',
-    name,
-    filename,
-    filenameType: 'str',
-    format: '',
-    chunk: false,
-    sendError: false,
-    encoding: 'none',
-    allProps: false,
-    x,
-    y,
-    wires: [wires],
-  };
+  return { key, type: 'file in', name, filename, ...FILE_IN_SETTINGS, x, y, wires: [wires] };
 }
 
 function debug(key: string, name: string, x: number, y: number, complete = 'payload'): SkeletonNode {

@@ -63,6 +63,19 @@ export function trustingTlsConfig(id: string, caFile: string): object {
 }
 
 /**
+ * The settings of a core `file in` node that reads the whole file as one Buffer into msg.payload
+ * (format '' with chunk off), which is what the identities nodes take; the name and filename go beside them.
+ */
+export const FILE_IN_SETTINGS = {
+  filenameType: 'str',
+  format: '',
+  chunk: false,
+  sendError: false,
+  encoding: 'none',
+  allProps: false,
+};
+
+/**
  * A publish node's every property as the editor saves it (the dialog shows a missing flag as true):
  * publishWithResponse with duplicate prevention on, the matched person with names and tags.
  */
@@ -130,12 +143,7 @@ export function demoFlows(emulatorUrl: string, caFile: string): { flows: object[
       z: tab,
       name: 'obama2.jpg',
       filename: path.join(FIXTURES, 'obama2.jpg'),
-      filenameType: 'str',
-      format: '',
-      chunk: false,
-      sendError: false,
-      encoding: 'none',
-      allProps: false,
+      ...FILE_IN_SETTINGS,
       x: 330,
       y: 100,
       wires: [['demo-publish']],
