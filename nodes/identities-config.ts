@@ -6,7 +6,13 @@
 import type { NodeAPI, NodeDef } from 'node-red';
 import { IdentitiesClient } from '../client/client';
 import { ApiError } from '../client/errors';
-import { connectionOptions, checkedBaseUrl, testConnection, type ConnectionSettings } from './lib/connection';
+import {
+  checkedBaseUrl,
+  configurationError,
+  connectionOptions,
+  testConnection,
+  type ConnectionSettings,
+} from './lib/connection';
 import { Dispatcher, OVERFLOW_POLICIES, type OverflowPolicy } from './lib/dispatcher';
 import { shared, translate } from './lib/i18n';
 import {
@@ -161,10 +167,7 @@ export = function (RED: NodeAPI) {
       if (client.baseUrl.startsWith('http:'))
         this.warn(translate(RED, 'identities-config.warnings.plainHttp'));
     } catch (err) {
-      setupFailure =
-        err instanceof ApiError
-          ? err
-          : new ApiError({ operation: 'configure', code: 'INVALID_INPUT', message: String(err) });
+      setupFailure = err instanceof ApiError ? err : configurationError(String(err));
       problem = translate(RED, shared('status.configInvalid'));
       this.error(translate(RED, 'identities-config.errors.setup', { reason: setupFailure.message }));
     }
@@ -175,10 +178,15 @@ export = function (RED: NodeAPI) {
       for (const user of users) user.problemChanged(next);
     };
 
-    /** A refused login is every user's problem; any other failure belongs to the message that met it. */
-    const noteOutcome = (err: unknown): void => {
+    /**
+     * A refused login is every user's problem; any other failure belongs to the message that met
+     * it. Says whether `err` was a refused login.
+     */
+    const noteOutcome = (err: unknown): boolean => {
+      const refused = err instanceof ApiError && err.code === 'AUTH_FAILED';
       if (err === undefined) setProblem(undefined);
-      else if (err instanceof ApiError && err.code === 'AUTH_FAILED') setProblem(loginFailedText);
+      else if (refused) setProblem(loginFailedText);
+      return refused;
     };
 
     /** Logging in when the first node starts shows wrong credentials at deploy, not at the first face. */
@@ -188,8 +196,7 @@ export = function (RED: NodeAPI) {
         () => noteOutcome(undefined),
         (err: unknown) => {
           if (closed) return;
-          noteOutcome(err);
-          if (!(err instanceof ApiError && err.code === 'AUTH_FAILED')) {
+          if (!noteOutcome(err)) {
             this.warn(
               translate(RED, 'identities-config.warnings.loginDeferred', {
                 reason: err instanceof Error ? err.message : String(err),

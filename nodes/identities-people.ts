@@ -18,7 +18,7 @@ import type {
   StringFieldSettingRequest,
 } from '../client/client';
 import type { Inputs } from './lib/inputs';
-import { byMsgId, byMsgIds, registerOperationNode, type Operation } from './lib/operations';
+import { byMsgId, byMsgIdAndBody, byMsgIds, registerOperationNode, type Operation } from './lib/operations';
 
 /** Entity field settings apply to people unless msg.entityType names another entity. */
 const DEFAULT_ENTITY_TYPE = 'Person';
@@ -27,18 +27,6 @@ const DEFAULT_ENTITY_TYPE = 'Person';
 function documentFileName(inputs: Inputs): string | undefined {
   const filename = inputs.optionalMsgText('filename');
   return filename && path.basename(filename.replace(/\\/g, '/'));
-}
-
-/** An operation on msg.personId with msg.payload as its body. */
-function personAndBody<T>(
-  ask: (client: IdentitiesClient, personId: string, body: T, call: CallOptions) => Promise<unknown>,
-  textField?: keyof T & string,
-): Operation {
-  return async (inputs) => {
-    const personId = inputs.msgText('personId');
-    const body = inputs.body<T>(textField);
-    return (client, call) => ask(client, personId, body, call);
-  };
 }
 
 /** An entity field setting: msg.entityType (people by default), msg.fieldId, and msg.payload. */
@@ -73,14 +61,15 @@ const operations = {
   },
   getPerson: byMsgId('personId', (client, id, call) => client.getPerson(id, call)),
   getAliases: byMsgId('personId', (client, id, call) => client.getAliases(id, call)),
-  upsertAlias: personAndBody<AliasUpsert>((client, personId, alias, call) =>
+  upsertAlias: byMsgIdAndBody<AliasUpsert>('personId', (client, personId, alias, call) =>
     client.upsertAlias(personId, alias, call),
   ),
   deleteAlias: byMsgIds('personId', 'aliasId', (client, personId, aliasId, call) =>
     client.deleteAlias(personId, aliasId, call),
   ),
   getPersonTags: byMsgId('personId', (client, id, call) => client.getPersonTags(id, call)),
-  upsertPersonTag: personAndBody<PersonTagUpsert>(
+  upsertPersonTag: byMsgIdAndBody<PersonTagUpsert>(
+    'personId',
     (client, personId, tag, call) => client.upsertPersonTag(personId, tag, call),
     'tagId',
   ),
@@ -88,18 +77,19 @@ const operations = {
     client.deletePersonTag(personId, tagId, call),
   ),
   getNotes: byMsgId('personId', (client, id, call) => client.getNotes(id, call)),
-  upsertNote: personAndBody<NoteUpsert>(
+  upsertNote: byMsgIdAndBody<NoteUpsert>(
+    'personId',
     (client, personId, note, call) => client.upsertNote(personId, note, call),
     'text',
   ),
   deleteNote: byMsgIds('personId', 'noteId', (client, personId, noteId, call) =>
     client.deleteNote(personId, noteId, call),
   ),
-  upsertAddress: personAndBody<AddressUpsert>((client, personId, address, call) =>
+  upsertAddress: byMsgIdAndBody<AddressUpsert>('personId', (client, personId, address, call) =>
     client.upsertAddress(personId, address, call),
   ),
   getEntityFields: byMsgId('personId', (client, id, call) => client.getEntityFields(id, call)),
-  upsertEntityField: personAndBody<EntityField>((client, personId, field, call) =>
+  upsertEntityField: byMsgIdAndBody<EntityField>('personId', (client, personId, field, call) =>
     client.upsertEntityField(personId, field, call),
   ),
   deleteEntityField: byMsgIds('personId', 'fieldName', (client, personId, name, call) =>

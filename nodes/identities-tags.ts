@@ -4,7 +4,7 @@
  */
 import type { NodeAPI } from 'node-red';
 import type { TagRequest } from '../client/client';
-import { byMsgId, registerOperationNode, type Operation } from './lib/operations';
+import { byMsgId, byMsgIdAndBody, registerOperationNode, type Operation } from './lib/operations';
 
 const operations = {
   async listTags() {
@@ -15,11 +15,11 @@ const operations = {
     return (client, call) => client.createTag(tag, call);
   },
   getTag: byMsgId('tagId', (client, id, call) => client.getTag(id, call)),
-  async updateTag(inputs) {
-    const tagId = inputs.msgText('tagId');
-    const tag = inputs.body<TagRequest>('name');
-    return (client, call) => client.updateTag(tagId, tag, call);
-  },
+  updateTag: byMsgIdAndBody<TagRequest>(
+    'tagId',
+    (client, id, tag, call) => client.updateTag(id, tag, call),
+    'name',
+  ),
   deleteTag: byMsgId('tagId', (client, id, call) => client.deleteTag(id, call)),
 } satisfies Record<string, Operation>;
 

@@ -34,7 +34,8 @@ interface HttpProxyNode extends Node<{ username?: string; password?: string }> {
   noproxy?: string[];
 }
 
-function configurationError(message: string): ApiError {
+/** The error of a setting that cannot be used, e.g. a missing password: it names the setting. */
+export function configurationError(message: string): ApiError {
   return new ApiError({ operation: 'configure', code: 'INVALID_INPUT', message });
 }
 

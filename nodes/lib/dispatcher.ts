@@ -81,11 +81,6 @@ export class Dispatcher {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Jobs waiting for a slot. */
-  get waiting(): number {
-    return this.queue.length;
-  }
-
   /** Runs `job` when a slot is free. `signal` cancels it while it waits and is handed to it when it runs. */
   submit<T>(job: Job<T>, signal: AbortSignal): Promise<T> {
     if (this.closed) return Promise.reject(this.notDispatched('closed'));

@@ -40,10 +40,10 @@ interface Pending {
 export function serveMessages(RED: NodeAPI, node: Node, def: FlowNodeDef, handle: InputHandler): void {
   const server = findServer(RED, def.server);
   const pending = new Set<Pending>();
+  const noServerStatus = translate(RED, shared('status.noServer'));
   let showingProblem = false;
 
   const user: ServerUser = {
-    node,
     problemChanged(problem) {
       if (problem !== undefined) {
         showFailure(node, problem);
@@ -55,11 +55,11 @@ export function serveMessages(RED: NodeAPI, node: Node, def: FlowNodeDef, handle
     },
   };
   if (server) server.register(user);
-  else showFailure(node, translate(RED, shared('status.noServer')));
+  else showFailure(node, noServerStatus);
 
   node.on('input', (msg, send, done) => {
     if (!server) {
-      showFailure(node, translate(RED, shared('status.noServer')));
+      showFailure(node, noServerStatus);
       done(new Error(translate(RED, shared('errors.noServer'))));
       return;
     }

@@ -41,6 +41,19 @@ export function byMsgIds(
   };
 }
 
+/** An operation on one id from the message (e.g. msg.personId) with msg.payload as its body. */
+export function byMsgIdAndBody<T>(
+  name: string,
+  ask: (client: IdentitiesClient, id: string, body: T, call: CallOptions) => Promise<unknown>,
+  textField?: keyof T & string,
+): Operation {
+  return async (inputs) => {
+    const id = inputs.msgText(name);
+    const body = inputs.body<T>(textField);
+    return (client, call) => ask(client, id, body, call);
+  };
+}
+
 interface OperationNodeDef extends FlowNodeDef {
   /** An operation name, or OPERATION_FROM_MSG. */
   operation: string;

@@ -13,7 +13,6 @@ export interface ServerCredentials {
 }
 
 export interface ServerUser {
-  readonly node: Node;
   /**
    * Called with a short reason when every user should show it (the login was refused, the
    * configuration is invalid), and with undefined once that is over.
