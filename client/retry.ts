@@ -34,6 +34,9 @@ export interface RetryOptions {
   random?: () => number;
 }
 
+/** The longest Retry-After worth waiting for; the config node's 429 pause uses the same cap. */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 /** Network errors that a second attempt will meet again. */
 const PERMANENT_CAUSES = new Set(['ERR_PROXY_AUTH']);
@@ -59,7 +62,7 @@ export class RetryPolicy {
     this.maxRetries = options.maxRetries ?? 3;
     this.baseDelayMs = options.baseDelayMs ?? 250;
     this.maxDelayMs = options.maxDelayMs ?? 10_000;
-    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS;
     this.maxTokens = options.budgetTokens ?? 10;
     this.tokenRatio = options.budgetTokenRatio ?? 0.1;
     this.random = options.random ?? Math.random;

@@ -44,13 +44,22 @@ const MATCHED = 0;
 const UNKNOWN = 1;
 const NO_FACE = 2;
 
+/**
+ * Zones already found valid: building an Intl.DateTimeFormat to check one costs 0.1-0.5 ms, and a
+ * flow sends the same zone with every message. Bounded, like the translations in lib/i18n.ts.
+ */
+const knownZones = new Set<string>();
+const MAX_KNOWN_ZONES = 100;
+
 function isTimeZone(zone: string): boolean {
+  if (knownZones.has(zone)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
   } catch {
     return false;
   }
+  if (knownZones.size < MAX_KNOWN_ZONES) knownZones.add(zone);
+  return true;
 }
 
 export = function (RED: NodeAPI) {

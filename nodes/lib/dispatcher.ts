@@ -7,6 +7,8 @@
  * grow without bound.
  */
 
+import { MAX_RETRY_AFTER_MS } from '../../client/retry';
+
 export type OverflowPolicy = 'drop-oldest' | 'drop-newest' | 'error';
 
 export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['drop-oldest', 'drop-newest', 'error'];
@@ -63,7 +65,7 @@ export type DispatcherMessages = Record<NotDispatchedError['reason'], string>;
 /** How often waiting jobs are checked for age while nothing else moves the queue (a pause, a stalled server). */
 const EXPIRY_SWEEP_MS = 1000;
 /** The longest pause a Retry-After can impose (the client waits no longer for one either): a bogus header must not silence a server for hours. */
-export const MAX_PAUSE_MS = 60_000;
+export const MAX_PAUSE_MS = MAX_RETRY_AFTER_MS;
 
 export class Dispatcher {
   private running = 0;
