@@ -8,7 +8,7 @@ import type { components, operations } from './generated/identities';
 import { OPERATIONS } from './generated/operations';
 import { sniffImageType, toImageBuffer, type ImageInput } from './images';
 import { errorText, httpError, Transport, type RawResponse, type TlsOptions } from './http';
-import { parseProxyUrl, type ProxyOptions } from './proxy';
+import { resolveProxy, type ProxyOptions } from './proxy';
 import { RetryPolicy, type RetryOptions } from './retry';
 import { TokenManager } from './token';
 
@@ -251,10 +251,11 @@ export class IdentitiesClient {
   constructor(private readonly options: ClientOptions) {
     this.baseUrl = normalizeBaseUrl(options.baseUrl);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.proxyPassword = options.proxy && decodeURIComponent(parseProxyUrl(options.proxy.url).password);
+    const proxy = options.proxy && resolveProxy(options.proxy);
+    this.proxyPassword = proxy?.password;
     this.maxImageBytes = options.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES;
     this.transport = new Transport({
-      proxy: options.proxy,
+      proxy,
       tls: options.tls,
       maxSockets: options.maxSockets,
       userAgent: options.userAgent,

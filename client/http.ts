@@ -10,7 +10,7 @@
  */
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
-import { bypassesProxy, parseProxyUrl, TunnelingAgent, type ProxyOptions } from './proxy';
+import { bypassesProxy, TunnelingAgent, type ResolvedProxy } from './proxy';
 import { ApiError, classifySystemError, codeForStatus } from './errors';
 import type { BuiltBody } from './bodies';
 
@@ -34,7 +34,7 @@ export interface TransportOptions {
   /** Responses larger than this are refused. */
   maxResponseBytes?: number;
   /** An HTTP proxy: HTTPS is tunnelled through it with CONNECT, plain HTTP forwarded. */
-  proxy?: ProxyOptions;
+  proxy?: ResolvedProxy;
 }
 
 export interface RawResponse {
@@ -59,13 +59,13 @@ interface Route {
   host: string;
   port: number;
   path: string;
-  proxyAuthorization?: string;
+  proxyAuthorization: string | undefined;
 }
 
 export class Transport {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
-  private readonly forwardProxy: { url: URL; noProxy: readonly string[] } | undefined;
+  private readonly proxy: ResolvedProxy | undefined;
   private readonly userAgent: string;
   private readonly maxResponseBytes: number;
 
@@ -84,10 +84,7 @@ export class Transport {
     this.httpsAgent = options.proxy
       ? new TunnelingAgent(options.proxy, httpsOptions)
       : new https.Agent(httpsOptions);
-    this.forwardProxy = options.proxy && {
-      url: parseProxyUrl(options.proxy.url),
-      noProxy: options.proxy.noProxy ?? [],
-    };
+    this.proxy = options.proxy;
     this.userAgent = options.userAgent ?? 'node-red-contrib-econnect-identities';
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }
@@ -177,20 +174,9 @@ export class Transport {
 
   /** Plain-HTTP targets go through the proxy as absolute-URI requests (HTTPS ones tunnel in the agent). */
   private forwardRoute(target: URL): Route | undefined {
-    const proxy = this.forwardProxy;
-    if (!proxy) return undefined;
-    const port = Number(target.port || 80);
-    if (bypassesProxy(target.hostname, port, proxy.noProxy)) return undefined;
-    const route: Route = {
-      host: proxy.url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: Number(proxy.url.port || 80),
-      path: target.href,
-    };
-    if (proxy.url.username) {
-      const credentials = `${decodeURIComponent(proxy.url.username)}:${decodeURIComponent(proxy.url.password)}`;
-      route.proxyAuthorization = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
-    }
-    return route;
+    const proxy = this.proxy;
+    if (!proxy || bypassesProxy(target.hostname, Number(target.port || 80), proxy.noProxy)) return undefined;
+    return { host: proxy.host, port: proxy.port, path: target.href, proxyAuthorization: proxy.authorization };
   }
 
   close(): void {

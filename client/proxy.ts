@@ -42,6 +42,31 @@ export function parseProxyUrl(url: string): URL {
   return parsed;
 }
 
+/** A proxy as the transport uses it, parsed and decoded once. */
+export interface ResolvedProxy {
+  /** Without the brackets of an IPv6 address, as http.request wants it. */
+  host: string;
+  port: number;
+  noProxy: readonly string[];
+  /** The Proxy-Authorization header, when the URL holds a user. */
+  authorization: string | undefined;
+  /** Decoded, to scrub it out of error texts. */
+  password: string | undefined;
+}
+
+export function resolveProxy(options: ProxyOptions): ResolvedProxy {
+  const url = parseProxyUrl(options.url);
+  const password = decodeURIComponent(url.password);
+  const credentials = `${decodeURIComponent(url.username)}:${password}`;
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: Number(url.port || 80),
+    noProxy: options.noProxy ?? [],
+    authorization: url.username ? `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}` : undefined,
+    password: password || undefined,
+  };
+}
+
 export function bypassesProxy(host: string, port: number, noProxy: readonly string[]): boolean {
   const name = host.toLowerCase().replace(/^\[|\]$/g, '');
   return noProxy.some((raw) => {
@@ -67,13 +92,11 @@ function proxyError(status: number | undefined): Error {
 }
 
 export class TunnelingAgent extends https.Agent {
-  private readonly proxy: URL;
-  private readonly noProxy: readonly string[];
-
-  constructor(proxy: ProxyOptions, options: https.AgentOptions) {
+  constructor(
+    private readonly proxy: ResolvedProxy,
+    options: https.AgentOptions,
+  ) {
     super(options);
-    this.proxy = parseProxyUrl(proxy.url);
-    this.noProxy = proxy.noProxy ?? [];
   }
 
   override createConnection(
@@ -82,17 +105,14 @@ export class TunnelingAgent extends https.Agent {
   ): Duplex | null | undefined {
     const host = options.hostname ?? options.host ?? 'localhost';
     const port = Number(options.port ?? 443);
-    if (!callback || bypassesProxy(host, port, this.noProxy))
+    if (!callback || bypassesProxy(host, port, this.proxy.noProxy))
       return super.createConnection(options, callback);
 
     const headers: Record<string, string> = { Host: `${host}:${port}` };
-    if (this.proxy.username) {
-      const credentials = `${decodeURIComponent(this.proxy.username)}:${decodeURIComponent(this.proxy.password)}`;
-      headers['Proxy-Authorization'] = `Basic ${Buffer.from(credentials).toString('base64')}`;
-    }
+    if (this.proxy.authorization) headers['Proxy-Authorization'] = this.proxy.authorization;
     const connect = http.request({
-      host: this.proxy.hostname,
-      port: Number(this.proxy.port || 80),
+      host: this.proxy.host,
+      port: this.proxy.port,
       method: 'CONNECT',
       path: `${host.includes(':') ? `[${host}]` : host}:${port}`,
       headers,

@@ -8,7 +8,7 @@ import { bypassesProxy } from '../../client/proxy';
 import { startEmulator, type Emulator } from '../../emulator/server';
 
 /** A forward proxy on loopback: CONNECT tunnels and absolute-URI requests, with optional Basic auth. */
-async function startProxy(credentials?: string) {
+async function startProxy(credentials?: string, host = '127.0.0.1') {
   const seen: string[] = [];
   const authorized = (header: string | undefined) =>
     !credentials || header === `Basic ${Buffer.from(credentials).toString('base64')}`;
@@ -44,9 +44,9 @@ async function startProxy(credentials?: string) {
     upstream.on('error', () => client.destroy());
     client.on('error', () => upstream.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${(server.address() as AddressInfo).port}`,
     seen,
     close: () => {
       server.closeAllConnections();
@@ -95,6 +95,19 @@ describe('proxy', () => {
       assert.deepEqual(await use(secure, url), []);
       assert.ok(proxy.seen.every((line) => line === `CONNECT 127.0.0.1:${secure.port}`));
       assert.ok(proxy.seen.length >= 1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('reaches a proxy at an IPv6 address, for HTTPS and for plain HTTP', async () => {
+    const proxy = await startProxy('pxuser:secret', '::1');
+    try {
+      const url = proxy.url.replace('//', '//pxuser:secret@');
+      assert.deepEqual(await use(secure, url), []);
+      assert.deepEqual(await use(plain, url), []);
+      assert.ok(proxy.seen.includes(`CONNECT 127.0.0.1:${secure.port}`));
+      assert.ok(proxy.seen.includes(`GET http://127.0.0.1:${plain.port}/api/v1/Tags`));
     } finally {
       await proxy.close();
     }
