@@ -61,9 +61,16 @@ export interface Route {
   validateParts(fields: Record<string, string>): string | undefined;
 }
 
-export class ValidationError extends Error {}
+/** The HTTP methods the contract uses, as OpenAPI path items name them. */
+export const METHODS = ['get', 'put', 'post', 'delete'] as const;
 
-const METHODS = ['get', 'put', 'post', 'delete'];
+/** Any one of these permissions (`[]`: any signed-in user), or null for an anonymous operation. */
+export function operationPermissions(op: {
+  security?: unknown[];
+  'x-permission'?: string[];
+}): string[] | null {
+  return Array.isArray(op.security) && op.security.length === 0 ? null : (op['x-permission'] ?? []);
+}
 
 function describeErrors(where: string, errors: ErrorObject[] | null | undefined): string {
   const first = errors?.[0];
@@ -246,7 +253,7 @@ export class ContractRoutes {
       operationId: op.operationId,
       method,
       template,
-      permissions: Array.isArray(op.security) && op.security.length === 0 ? null : (op['x-permission'] ?? []),
+      permissions: operationPermissions(op),
       includePermissions: op['x-include-permissions'] ?? {},
       bodyKind,
       base64Fields: Object.entries(properties)

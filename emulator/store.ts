@@ -298,8 +298,16 @@ export class Store {
     this.changed();
   }
 
+  /** Newest first. */
   detectionsWhere(test: (detection: DetectionRecord) => boolean): DetectionRecord[] {
     return [...this.detections.values()].filter(test).reverse();
+  }
+
+  /** The newest detection that passes `test`, without copying the store (a publish asks per face). */
+  latestDetectionWhere(test: (detection: DetectionRecord) => boolean): DetectionRecord | undefined {
+    let latest: DetectionRecord | undefined;
+    for (const detection of this.detections.values()) if (test(detection)) latest = detection;
+    return latest;
   }
 
   detection(detectId: string): DetectionRecord | undefined {

@@ -45,6 +45,9 @@ export class ImageDecodeError extends Error {
   override readonly name = 'ImageDecodeError';
 }
 
+/** L2 descriptor distance at or under which two faces are the same person (face-api's usual 0.6), for both engines. */
+export const DEFAULT_MATCH_THRESHOLD = 0.6;
+
 export function euclideanDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) {
     throw new RangeError(`descriptor lengths differ: ${a.length} and ${b.length}`);

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { type EngineFace, type FaceEngine } from './engine';
+import { DEFAULT_MATCH_THRESHOLD, type EngineFace, type FaceEngine } from './engine';
 import type { FaceJob, FaceJobResult, StageTimes, WorkerFace } from './faceapi-worker';
 import { type DecodedImage, type DecodeOptions, decodeImage, toSourceBox } from './image';
 import { WorkerPool } from './worker-pool';
@@ -45,7 +45,6 @@ export interface FaceApiEngine extends FaceEngine {
   readonly stats: FaceApiEngineStats;
 }
 
-export const DEFAULT_MATCH_THRESHOLD = 0.6;
 export const DEFAULT_CACHE_SIZE = 256;
 
 /**
@@ -53,7 +52,7 @@ export const DEFAULT_CACHE_SIZE = 256;
  * descriptors are cut from the analysed image itself: at 640 px a portrait's face is well over the
  * recognition net's 150 px, and more pixels only cost decode time and memory.
  */
-const DETECT_DECODE: DecodeOptions = { maxSide: 640, padFraction: 0 };
+export const DETECT_DECODE: DecodeOptions = { maxSide: 640, padFraction: 0 };
 /**
  * A tight crop puts the face against the image edges, where SSD's anchors fit it badly: a 25 %
  * edge-replicated margin on each side gives it context back, and keeps the padded image within 640.

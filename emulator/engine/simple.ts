@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import { ImageDecodeError, type EngineFace, type FaceEngine } from './engine';
+import { DEFAULT_MATCH_THRESHOLD, ImageDecodeError, type EngineFace, type FaceEngine } from './engine';
 
 const MIN_FACE_PIXELS = 48;
 const DIMENSIONS = 128;
@@ -34,7 +34,7 @@ export async function imageSize(image: Buffer): Promise<{ width: number; height:
   throw new ImageDecodeError('the image is not a decodable JPEG or PNG');
 }
 
-export function createSimpleEngine(matchThreshold = 0.6): FaceEngine {
+export function createSimpleEngine(matchThreshold = DEFAULT_MATCH_THRESHOLD): FaceEngine {
   const detect = async (image: Buffer): Promise<EngineFace[]> => {
     const { width, height } = await imageSize(image);
     if (width < MIN_FACE_PIXELS || height < MIN_FACE_PIXELS) return [];

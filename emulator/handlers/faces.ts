@@ -114,12 +114,12 @@ export function faceHandlers(services: Services): Record<FaceOperation, Handler>
       const known = identify(index === 0 && callerDescriptor ? callerDescriptor : face.descriptor);
       const duplicate = body.allowDoubleDetection
         ? undefined
-        : store.detectionsWhere(
+        : store.latestDetectionWhere(
             (d) =>
               d.faceId === known.faceId &&
               d.detectorName === body.detectorName &&
               now - d.recordedAtMs < services.duplicateWindowMs,
-          )[0];
+          );
       const detectId = duplicate?.detectId ?? randomUUID();
       if (!duplicate) {
         store.addDetection(
