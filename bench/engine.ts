@@ -11,8 +11,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { createFaceApiEngine, type FaceApiEngine } from '../emulator/engine/faceapi';
+import { createFaceApiEngine, DETECT_DECODE, type FaceApiEngine } from '../emulator/engine/faceapi';
 import { decodeImage } from '../emulator/engine/image';
+import { percentile } from './measure';
+import { FIXTURES as FIXTURE_DIR } from '../scripts/runtime';
 
 const quick = process.argv.includes('--quick');
 const FIXTURES = ['obama.jpg', 'obama2.jpg', 'biden.jpg', 'two_people.jpg'];
@@ -21,11 +23,6 @@ const THROUGHPUT_IMAGES = quick ? 8 : 16;
 /** This machine's speed drifts by 10-15 % from minute to minute: the median of rounds steadies it. */
 const THROUGHPUT_ROUNDS = quick ? 1 : 3;
 const cores = os.availableParallelism?.() ?? os.cpus().length;
-
-function percentile(sorted: number[], p: number): number {
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank];
-}
 
 function cpuMs(since: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(since);
@@ -137,11 +134,10 @@ async function spinRounds(threads: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const fixtureDir = path.join(__dirname, '..', 'test', 'fixtures');
-  const images = await Promise.all(FIXTURES.map((name) => readFile(path.join(fixtureDir, name))));
+  const images = await Promise.all(FIXTURES.map((name) => readFile(path.join(FIXTURE_DIR, name))));
   console.log(`cores: ${cores} (${os.cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}`);
   console.log(
-    `mode: ${quick ? 'quick' : 'full'}; images: ${FIXTURES.join(', ')}, analysed at <= 640 px; cache off`,
+    `mode: ${quick ? 'quick' : 'full'}; images: ${FIXTURES.join(', ')}, analysed at <= ${DETECT_DECODE.maxSide} px; cache off`,
   );
 
   // One worker: cold start, then latency and CPU one image at a time.
@@ -172,7 +168,7 @@ async function main(): Promise<void> {
   const p95 = percentile(latencies, 95);
   const decodeStart = process.cpuUsage();
   for (let i = 0; i < LATENCY_RUNS; i++) {
-    await decodeImage(images[i % images.length], { maxSide: 640, padFraction: 0 });
+    await decodeImage(images[i % images.length], DETECT_DECODE);
   }
   const decodeCpuPerImage = cpuMs(decodeStart) / LATENCY_RUNS;
   console.log(

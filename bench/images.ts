@@ -6,8 +6,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { FIXTURES as FIXTURE_DIR } from '../scripts/runtime';
 
-const FIXTURE = path.join(__dirname, '..', 'test', 'fixtures', 'obama.jpg');
+const FIXTURE = path.join(FIXTURE_DIR, 'obama.jpg');
 /** A comment segment holds at most 65,535 bytes including its 2-byte length. */
 const MAX_SEGMENT = 65_535;
 

@@ -28,8 +28,8 @@ import {
   type LoopResult,
 } from './measure';
 import { FLOW_IDS, startRuntime, type EmbeddedRuntime } from './runtime';
+import { ROOT } from '../scripts/runtime';
 
-const ROOT = path.join(__dirname, '..');
 const MB = 1024 * 1024;
 const EDGE = { username: 'edge', password: 'edge' };
 const ADMIN = { username: 'admin', password: 'admin' };
@@ -207,7 +207,6 @@ async function undiciToken(pool: Pool): Promise<string> {
 }
 
 async function makeSenders(
-  baseUrl: string,
   images: Record<50 | 200, Buffer>,
   runtime: EmbeddedRuntime,
   client: IdentitiesClient,
@@ -230,7 +229,6 @@ async function makeSenders(
   };
   const bodies = new Map<string, BuiltBody>();
   const path = { publish: '/api/v1/faceEdge/publishWithResponse', lookup: '/api/v1/faceEdge/lookup' };
-  void baseUrl;
 
   return {
     issue(variant, benchCase) {
@@ -436,7 +434,7 @@ async function main(): Promise<void> {
       await client.lookup({ croppedAligned: image });
     }
     runtime = await startRuntime({ baseUrl, ...EDGE, maxConcurrent: MAX_CONCURRENCY });
-    const senders = await makeSenders(baseUrl, images, runtime, client, pool);
+    const senders = await makeSenders(images, runtime, client, pool);
 
     const list = cases();
     const runs = new Map<string, Run[]>();

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { NodeMessageInFlow } from 'node-red';
 import { hub, SINK_TYPE, SOURCE_TYPE, type BenchMessage } from './flow-nodes';
+import { ROOT } from '../scripts/runtime';
 
-const ROOT = path.join(__dirname, '..');
 const IDENTITY_TYPES = ['identities-config', 'identities-publish', 'identities-lookup'] as const;
 
 /** The parts of Node-RED's embedding API the benchmark uses (node-red ships no types for it). */

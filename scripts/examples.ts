@@ -88,8 +88,7 @@ function inject(
   wires: string[],
   props: object[] = [],
 ): SkeletonNode {
-  const settings = props.length ? { props } : { props: [] };
-  return { key, type: 'inject', name, ...settings, repeat: '', once: false, x, y, wires: [wires] };
+  return { key, type: 'inject', name, props, repeat: '', once: false, x, y, wires: [wires] };
 }
 
 function fileIn(
