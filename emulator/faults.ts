@@ -276,8 +276,9 @@ export class FaultInjector {
       const key = `${operationId}:${rule.fault.type}`;
       this.injected[key] = (this.injected[key] ?? 0) + 1;
       rule.remaining -= 1;
+      // Spent rules go only when one is spent, not with a new array for every request.
+      if (rule.remaining <= 0) this.rules = this.rules.filter((other) => other.remaining > 0);
     }
-    this.rules = this.rules.filter((rule) => rule.remaining > 0);
     return hits;
   }
 }

@@ -1,7 +1,7 @@
 /** People and their sub-records, photos, documents and detections. */
 import { randomUUID } from 'node:crypto';
 import type { components, operations } from '../../client/generated/identities';
-import { field, HttpError, pathParam, type Handler, type RequestContext } from '../http';
+import { field, HttpError, pathParam, type Handler, type RequestContext, type UploadedFile } from '../http';
 import type { Services } from '../services';
 import { NotFoundError, type PersonRecord } from '../store';
 import { detectionView, personTagView, personView } from '../views';
@@ -211,9 +211,8 @@ export function peopleHandlers(services: Services): Record<PeopleOperation, Hand
 
     uploadFileDocument: (ctx) => {
       const { description, publicId } = ctx.fields;
-      // The docs: the file is "any form part that carries a filename".
-      const file = ctx.files.file ?? Object.values(ctx.files)[0];
-      if (!file) throw new HttpError(400, 'a file part (a form part with a filename) is required');
+      // Any form part that carries a filename: the server has checked there is one.
+      const file = ctx.files.file ?? (Object.values(ctx.files)[0] as UploadedFile);
       store.addDocument(
         field(ctx, 'personId'),
         {
