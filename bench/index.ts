@@ -8,7 +8,6 @@
  * taken in the same run are compared. The emulator runs in a child process: the CPU counted here
  * is the client side's alone.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +15,6 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { multipart, jsonWithBase64, type BuiltBody } from '../client/bodies';
 import { IdentitiesClient, type PublishRequest } from '../client/client';
-import type { EmulatorEngine, EmulatorReply, EmulatorRequest } from './emulator-process';
 import { benchJpeg } from './images';
 import {
   closedLoop,
@@ -28,7 +26,7 @@ import {
   type LoopResult,
 } from './measure';
 import { FLOW_IDS, startRuntime, type EmbeddedRuntime } from './runtime';
-import { ROOT } from '../scripts/runtime';
+import { ROOT, startEmulatorProcess, type EmulatorProcess } from '../scripts/runtime';
 
 const MB = 1024 * 1024;
 const EDGE = { username: 'edge', password: 'edge' };
@@ -113,59 +111,6 @@ function emulatorBottleneck(limit: Summary): string | undefined {
     return `${busy}, machine saturated (${fixed(used, 1)} cores), ${fixed(limit.serverCpuUsPerReq / limit.clientCpuUsPerReq, 1)}x the client's CPU per request`;
   }
   return undefined;
-}
-
-// ---- the emulator process ----
-
-interface EmulatorHandle {
-  url: string;
-  cpuMicros(): Promise<number>;
-  rss(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-async function startEmulatorProcess(engine: EmulatorEngine): Promise<EmulatorHandle> {
-  const child: ChildProcess = fork(path.join(__dirname, 'emulator-process.ts'), [engine], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  let nextId = 0;
-  const waiting = new Map<number, (reply: Extract<EmulatorReply, { type: 'cpu' }>) => void>();
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the emulator exited (${code}) before it listened`)));
-    child.on('message', (message: EmulatorReply) => {
-      if (message.type === 'ready') resolve(message.url);
-      else if (message.type === 'failed') reject(new Error(message.message));
-      else if (message.type === 'cpu') {
-        waiting.get(message.id)?.(message);
-        waiting.delete(message.id);
-      }
-    });
-  });
-  child.removeAllListeners('exit');
-  const ask = () =>
-    new Promise<Extract<EmulatorReply, { type: 'cpu' }>>((resolve) => {
-      const id = nextId++;
-      waiting.set(id, resolve);
-      child.send({ type: 'cpu', id } satisfies EmulatorRequest);
-    });
-  return {
-    url,
-    cpuMicros: async () => {
-      const reply = await ask();
-      return reply.userMicros + reply.systemMicros;
-    },
-    rss: async () => (await ask()).rss,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        child.send({ type: 'stop' } satisfies EmulatorRequest);
-      }),
-  };
 }
 
 // ---- the three ways to send ----
@@ -272,7 +217,7 @@ async function makeSenders(
 // ---- one measured run ----
 
 async function measure(
-  emulator: EmulatorHandle,
+  emulator: EmulatorProcess,
   concurrency: number,
   seconds: number,
   issue: Issue,
@@ -281,7 +226,7 @@ async function measure(
   // Warm-up: connections open, code paths optimised, every chain busy once.
   await closedLoop(concurrency, (n) => n >= Math.max(20, concurrency * 3), issue);
   collectGarbage();
-  const serverBefore = await emulator.cpuMicros();
+  const serverBefore = (await emulator.stats()).cpuMicros;
   const machineBefore = machineBusySeconds();
   const rss = new RssSampler();
   const cpuBefore = process.cpuUsage();
@@ -292,7 +237,7 @@ async function measure(
   const cpu = process.cpuUsage(cpuBefore);
   const peakRss = rss.stop();
   const machineAfter = machineBusySeconds();
-  const serverMicros = (await emulator.cpuMicros()) - serverBefore;
+  const serverMicros = (await emulator.stats()).cpuMicros - serverBefore;
   const clientMicros = cpu.user + cpu.system;
   const sorted = loop.latenciesMs.sort((a, b) => a - b);
   if (loop.errors > 0) console.error(`  ${loop.errors} errors, first: ${loop.firstError}`);
@@ -399,7 +344,7 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds ?? (quick ? 2 : 5));
   const seconds = Number(values.seconds ?? (quick ? 0.3 : 1.5));
   const memoryMessages = Number(values['memory-messages'] ?? (quick ? 2000 : 20_000));
-  const engine: EmulatorEngine = values.engine === 'simple' ? 'simple' : 'faceapi';
+  const engine = values.engine === 'simple' ? 'simple' : 'faceapi';
   const out =
     values.out ?? path.join(ROOT, 'bench', 'results', quick ? 'client-quick.tmp.json' : 'client.json');
   if (!(rounds >= 1 && seconds > 0 && memoryMessages >= 100))
@@ -416,7 +361,8 @@ async function main(): Promise<void> {
   );
 
   const images = { 200: await benchJpeg(640, 200 * 1024), 50: await benchJpeg(320, 50 * 1024) } as const;
-  const emulator = await startEmulatorProcess(engine);
+  // Plain HTTP: TLS would add the same record cost to both sides and blur the client's figure.
+  const emulator = await startEmulatorProcess({ engine, https: false });
   const baseUrl = emulator.url;
   const client = new IdentitiesClient({ baseUrl, ...EDGE, maxSockets: MAX_CONCURRENCY });
   const pool = new Pool(baseUrl, { connections: MAX_CONCURRENCY, pipelining: 1, keepAliveTimeout: 60_000 });
@@ -458,7 +404,7 @@ async function main(): Promise<void> {
     }
 
     const memory = await memoryRun(runtime, images[200], memoryMessages);
-    const serverRss = (await emulator.rss()) / MB;
+    const serverRss = (await emulator.stats()).rss / MB;
     const loadAfter = os.loadavg();
 
     // ---- report ----

@@ -33,7 +33,7 @@ import {
   prepareUserDir,
   ROOT,
   spawnNodeRed,
-  stopNodeRed,
+  stopProcess,
   waitForNodeRed,
   writeFlows,
 } from './runtime';
@@ -695,7 +695,7 @@ export async function generate(check: boolean): Promise<string[]> {
       }
     }
   } finally {
-    await stopNodeRed(nodeRed);
+    await stopProcess(nodeRed);
     rmSync(userDir, { recursive: true, force: true });
   }
   return changed;

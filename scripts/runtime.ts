@@ -4,12 +4,18 @@
  * (test/e2e/): they must run the package the same way a user's Node-RED does, from a user
  * directory whose node_modules links to this repository.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { IdentitiesClient } from '../client/client';
+import type {
+  EmulatorProcessOptions,
+  EmulatorReply,
+  EmulatorRequest,
+  EmulatorStats,
+} from './emulator-process';
 
 export const ROOT = path.join(__dirname, '..');
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
@@ -299,8 +305,15 @@ export async function waitForNodeRed(url: string, child: ChildProcess, timeoutMs
   }
 }
 
-/** Stops Node-RED (SIGINT lets it close the flows) and waits for it; SIGKILL after `graceMs`. */
-export function stopNodeRed(child: ChildProcess, graceMs = 10_000): Promise<void> {
+/**
+ * Asks a child process to stop (`ask`; by default SIGINT, which lets Node-RED close its flows) and
+ * waits for it to exit; SIGKILL after `graceMs`.
+ */
+export function stopProcess(
+  child: ChildProcess,
+  ask: () => void = () => child.kill('SIGINT'),
+  graceMs = 10_000,
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -308,6 +321,48 @@ export function stopNodeRed(child: ChildProcess, graceMs = 10_000): Promise<void
       clearTimeout(timer);
       resolve();
     });
-    child.kill('SIGINT');
+    ask();
   });
+}
+
+export interface EmulatorProcess {
+  url: string;
+  /** PEM of its self-signed certificate (HTTPS only). */
+  ca: string | undefined;
+  stats(): Promise<EmulatorStats>;
+  stop(): Promise<void>;
+}
+
+/** The emulator in a child process (scripts/emulator-process.ts), listening on loopback once this resolves. */
+export async function startEmulatorProcess(options: EmulatorProcessOptions): Promise<EmulatorProcess> {
+  const child = fork(path.join(__dirname, 'emulator-process.ts'), [JSON.stringify(options)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let nextId = 0;
+  const waiting = new Map<number, (stats: EmulatorStats) => void>();
+  const ready = await new Promise<{ url: string; ca: string | undefined }>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the emulator exited (${code}) before it listened`)));
+    child.on('message', (message: EmulatorReply) => {
+      if (message.type === 'ready') resolve(message);
+      else if (message.type === 'failed') reject(new Error(message.message));
+      else {
+        const { type: _type, id, ...stats } = message;
+        waiting.get(id)?.(stats);
+        waiting.delete(id);
+      }
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    url: ready.url,
+    ca: ready.ca,
+    stats: () =>
+      new Promise((resolve) => {
+        const id = nextId++;
+        waiting.set(id, resolve);
+        child.send({ type: 'stats', id } satisfies EmulatorRequest);
+      }),
+    stop: () => stopProcess(child, () => child.send({ type: 'stop' } satisfies EmulatorRequest), 5000),
+  };
 }

@@ -11,7 +11,6 @@
  * a redeploy would stop: it must end exactly once, as an output, an error (Catch) or a counted
  * drop. The last line is the verdict; the exit code is 1 if a message was lost or duplicated.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -19,9 +18,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Node } from 'node-red';
 import type { FaultRule } from '../emulator/faults';
-import { FIXTURES, prepareUserDir, PUBLISH_SETTINGS, trustingTlsConfig, writeFlows } from './runtime';
+import {
+  FIXTURES,
+  prepareUserDir,
+  PUBLISH_SETTINGS,
+  startEmulatorProcess,
+  trustingTlsConfig,
+  writeFlows,
+} from './runtime';
 
-const ROLE_EMULATOR = '--emulator-child';
 const TOKEN_LIFETIME_SECONDS = 60;
 const REDEPLOY_EVERY_MS = 60_000;
 const REPORT_EVERY_MS = 30_000;
@@ -44,40 +49,6 @@ const SOAK_FAULTS: FaultRule[] = [
   { operations: ['authenticate', 'renewToken'], rate: 0.1, fault: { type: 'status', status: 503 } },
   { operations: ['renewToken'], rate: 0.05, fault: { type: 'reset-before-headers' } },
 ];
-
-interface EmulatorReady {
-  url: string;
-  ca: string;
-}
-
-/** The child's side: an emulator that reports its request counts when asked. */
-async function emulatorChild(): Promise<void> {
-  // Imported here: the face engine belongs to the child, not to the memory measured in the parent.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { startEmulator } = require('../emulator/server') as typeof import('../emulator/server');
-  const emulator = await startEmulator({
-    tokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS,
-    faults: SOAK_FAULTS,
-    log: () => undefined,
-  });
-  process.on('message', (message: string) => {
-    if (message === 'counts') process.send?.({ counts: emulator.counts, injected: emulator.faults.injected });
-    if (message === 'close') void emulator.close().then(() => process.exit(0));
-  });
-  process.send?.({ url: emulator.url, ca: emulator.ca ?? '' } satisfies EmulatorReady);
-}
-
-function ask<T>(child: ChildProcess, message: string, key: string): Promise<T> {
-  return new Promise((resolve) => {
-    const onMessage = (reply: Record<string, unknown>) => {
-      if (!(key in reply)) return;
-      child.off('message', onMessage);
-      resolve(reply as T);
-    };
-    child.on('message', onMessage);
-    child.send(message);
-  });
-}
 
 function soakFlows(url: string, caFile: string): { flows: object[]; credentials: object } {
   return {
@@ -179,16 +150,17 @@ async function main(): Promise<void> {
   if (!(rate > 0 && rate <= 1000))
     throw new Error(`--rate must be 1-1000 messages a second, got ${values.rate}`);
 
-  const child = fork(__filename, [ROLE_EMULATOR], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ready = await new Promise<EmulatorReady>((resolve, reject) => {
-    child.once('message', (message) => resolve(message as EmulatorReady));
-    child.once('exit', (code) => reject(new Error(`the emulator exited (${code})`)));
+  // In a child process: the face engine's memory and CPU are not the measured process's.
+  const emulator = await startEmulatorProcess({
+    engine: 'faceapi',
+    tokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS,
+    faults: SOAK_FAULTS,
   });
   const work = mkdtempSync(path.join(tmpdir(), 'identities-soak-'));
   const caFile = path.join(work, 'ca.pem');
-  writeFileSync(caFile, ready.ca);
+  writeFileSync(caFile, emulator.ca ?? '');
   prepareUserDir(work, { port: 0 });
-  const { flows, credentials } = soakFlows(ready.url, caFile);
+  const { flows, credentials } = soakFlows(emulator.url, caFile);
   writeFlows(work, flows, credentials);
 
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -232,7 +204,7 @@ async function main(): Promise<void> {
   const started = Date.now();
 
   const report = async () => {
-    const { counts } = await ask<{ counts: Record<string, number> }>(child, 'counts', 'counts');
+    const { counts } = await emulator.stats();
     const t = fates.tally();
     const handles = process.getActiveResourcesInfo().length;
     console.log(
@@ -271,12 +243,9 @@ async function main(): Promise<void> {
   await report();
   const drops = droppedBefore + serverDrops();
   const rssEnd = process.memoryUsage().rss;
-  const { counts, injected } = await ask<{
-    counts: Record<string, number>;
-    injected: Record<string, number>;
-  }>(child, 'counts', 'counts');
+  const { counts, injected } = await emulator.stats();
   await RED.stop();
-  child.send('close');
+  await emulator.stop();
   rmSync(work, { recursive: true, force: true });
 
   const t = fates.tally();
@@ -292,14 +261,7 @@ async function main(): Promise<void> {
   if (t.pending > 0 || t.duplicated > 0 || t.dropped !== drops) process.exitCode = 1;
 }
 
-if (process.argv.includes(ROLE_EMULATOR)) {
-  emulatorChild().catch((err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
-} else {
-  main().catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exitCode = 1;
-  });
-}
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});

@@ -33,7 +33,7 @@ import {
   ROOT,
   seedDemo,
   spawnNodeRed,
-  stopNodeRed,
+  stopProcess,
   waitForNodeRed,
   writeFlows,
 } from '../../scripts/runtime';
@@ -115,7 +115,7 @@ describe('the package in the Node-RED editor (chromium)', function () {
 
   after(async function () {
     await session?.close();
-    if (nodeRed) await stopNodeRed(nodeRed);
+    if (nodeRed) await stopProcess(nodeRed);
     await emulator?.close();
     if (userDir) rmSync(userDir, { recursive: true, force: true });
   });
