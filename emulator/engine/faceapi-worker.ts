@@ -14,13 +14,16 @@
  * - face-api's `normalize` subtracts the mean RGB through a concat on the channel axis, which the
  *   wasm backend runs as a per-pixel JS loop (55 ms of the detector's 175): a broadcast sub does it;
  * - the recognition net pads channels with zeros through the same slow concat: tf.pad is native.
- * The results are face-api's to float rounding (descriptors within 1e-4 of the stock graphs).
+ * Around the nets, the face tiles are cut from the job's bytes (faceTile) and every pixel tensor is
+ * filled from one reused buffer (pixelTensor): together a quarter of the CPU per image, most of it
+ * garbage collection. The results are face-api's own pipeline's (TinyFaceDetector at 320, tiny
+ * landmarks, dlib alignment, descriptors) to float rounding: test/emulator/engine.spec.ts compares
+ * them with it.
  */
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as faceapi from '@vladmandic/face-api/dist/face-api.node-wasm.js';
 import type { BoundingBox } from './engine';
+import { MODEL_DIR, useWasmBackend } from './tfjs-wasm';
 import { serveWorker } from './worker-pool';
 
 export interface FaceJob {
@@ -62,9 +65,6 @@ export interface FaceJobResult {
   fallback: boolean;
   stages: StageTimes;
 }
-
-const MODEL_DIR = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-const WASM_DIR = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
 
 /**
  * The tiny detector's input side. Measured on the fixtures at <= 640 px: 320 finds every face
@@ -370,14 +370,7 @@ const recognitionNet = new FusedFaceRecognitionNet();
 const ssd = new faceapi.SsdMobilenetv1();
 
 async function loadModels(): Promise<void> {
-  // A directory prefix makes tfjs pick the right binary (SIMD when the CPU has it) and read it
-  // from disk in Node. tfjs never picks the threaded build in Node, so XNNPACK runs one thread per
-  // worker: what a pool of one worker per core wants.
-  setWasmPaths(WASM_DIR + path.sep);
-  if (!(await tf.setBackend('wasm'))) {
-    throw new Error(`tfjs wasm backend failed to initialise from ${WASM_DIR}`);
-  }
-  await tf.ready();
+  await useWasmBackend();
   await Promise.all([
     tinyDetector.loadFromDisk(MODEL_DIR),
     landmarkNet.loadFromDisk(MODEL_DIR),
@@ -438,22 +431,62 @@ function pose(landmarks: faceapi.FaceLandmarks68): { yaw: number; roll: number }
   };
 }
 
-/** Runs `compute` on each face tile in turn, disposing every tile whatever happens. */
+/**
+ * One buffer for the int32 values of every tensor made from pixels: tfjs copies them into wasm
+ * memory as the tensor is made, so the buffer is free again at once. A fresh Int32Array per image
+ * (4 bytes a channel, 3.7 MB at 640x480) was external memory that drove the worker into a
+ * mark-compact every other image.
+ */
+let int32Scratch = new Int32Array(0);
+
+function pixelTensor(rows: number, columns: number, fill: (values: Int32Array) => void): faceapi.tf.Tensor3D {
+  const size = rows * columns * 3;
+  if (int32Scratch.length < size) {
+    int32Scratch = new Int32Array(size);
+  }
+  const values = int32Scratch.subarray(0, size);
+  fill(values);
+  return faceapi.tf.tensor3d(values, [rows, columns, 3], 'int32');
+}
+
+/**
+ * The pixels of `box` (clipped to the image, whole pixels, at least one), cut from the job's
+ * bytes a row at a time. face-api's extractFaceTensors cuts the same pixels with tf.slice, which on
+ * the wasm backend copies the whole image out of wasm memory for each face and then copies the box
+ * one pixel at a time through a new typed-array view per pixel: for a 640 px image, 10 ms and
+ * most of the garbage the worker made.
+ */
+function faceTile(job: FaceJob, box: faceapi.Box): faceapi.tf.Tensor3D {
+  const { x, y, width, height } = box.clipAtImageBorders(job.width, job.height);
+  const left = Math.min(Math.max(0, x), job.width - 1);
+  const top = Math.min(Math.max(0, y), job.height - 1);
+  const columns = Math.max(1, Math.min(width, job.width - left));
+  const rows = Math.max(1, Math.min(height, job.height - top));
+  const rowBytes = columns * 3;
+  return pixelTensor(rows, columns, (values) => {
+    for (let row = 0; row < rows; row++) {
+      const start = ((top + row) * job.width + left) * 3;
+      values.set(job.pixels.subarray(start, start + rowBytes), row * rowBytes);
+    }
+  });
+}
+
+/** Runs `compute` on the tile of each box in turn, disposing each tile whatever happens. */
 async function perTile<T>(
-  tiles: faceapi.tf.Tensor3D[],
+  job: FaceJob,
+  boxes: faceapi.Box[],
   compute: (tile: faceapi.tf.Tensor3D) => Promise<T>,
 ): Promise<T[]> {
-  try {
-    const results: T[] = [];
-    for (const tile of tiles) {
+  const results: T[] = [];
+  for (const box of boxes) {
+    const tile = faceTile(job, box);
+    try {
       results.push(await compute(tile));
-    }
-    return results;
-  } finally {
-    for (const tile of tiles) {
+    } finally {
       tile.dispose();
     }
   }
+  return results;
 }
 
 /**
@@ -469,7 +502,7 @@ async function describeFaces(job: FaceJob): Promise<FaceJobResult> {
     mark = now;
     return elapsed;
   };
-  const input = faceapi.tf.tensor3d(job.pixels, [job.height, job.width, 3], 'int32');
+  const input = pixelTensor(job.height, job.width, (values) => values.set(job.pixels));
   try {
     const tensor = lap();
     let detections = await tinyDetector.locateFaces(
@@ -487,18 +520,22 @@ async function describeFaces(job: FaceJob): Promise<FaceJobResult> {
     }
     const detect = lap();
     const landmarks = (
-      await perTile(await faceapi.extractFaceTensors(input, detections), async (tile) => {
-        const found = await landmarkNet.detectLandmarks(tile);
-        if (Array.isArray(found)) {
-          throw new Error('landmark net returned a batch for one face');
-        }
-        return found;
-      })
+      await perTile(
+        job,
+        detections.map(({ box }) => box),
+        async (tile) => {
+          const found = await landmarkNet.detectLandmarks(tile);
+          if (Array.isArray(found)) {
+            throw new Error('landmark net returned a batch for one face');
+          }
+          return found;
+        },
+      )
     ).map((found, i) => found.shiftBy<faceapi.FaceLandmarks68>(detections[i].box.x, detections[i].box.y));
     const landmarksMs = lap();
     // dlib's alignment (eyes and mouth at fixed places) is what the recognition net was trained on.
     const aligned = landmarks.map((points) => points.align(null, { useDlibAlignment: true }));
-    const descriptors = await perTile(await faceapi.extractFaceTensors(input, aligned), async (tile) => {
+    const descriptors = await perTile(job, aligned, async (tile) => {
       const descriptor = await recognitionNet.computeFaceDescriptor(tile);
       if (Array.isArray(descriptor)) {
         throw new Error('recognition net returned a batch for one face');

@@ -67,6 +67,11 @@ const DETECT_MIN_CONFIDENCE = 0.5;
  */
 const CROPPED_MIN_CONFIDENCE = 0.2;
 const JOB_TIMEOUT_MS = 30_000;
+/** The big bundles a face worker loads before tsx (see WorkerPoolOptions.preload). */
+export const WORKER_PRELOAD = [
+  require.resolve('@tensorflow/tfjs'),
+  require.resolve('@vladmandic/face-api/dist/face-api.node-wasm.js'),
+];
 
 /** Face side, in analysed pixels, from which face-api's 150 px recognition input loses no detail. */
 const GOOD_FACE_SIDE = 100;
@@ -155,10 +160,7 @@ export async function createFaceApiEngine(options: FaceApiEngineOptions = {}): P
   const pool = await WorkerPool.start<FaceJob, FaceJobResult>({
     filename: path.join(__dirname, 'faceapi-worker.ts'),
     size: workers,
-    preload: [
-      require.resolve('@tensorflow/tfjs'),
-      require.resolve('@vladmandic/face-api/dist/face-api.node-wasm.js'),
-    ],
+    preload: WORKER_PRELOAD,
     jobTimeoutMs: JOB_TIMEOUT_MS,
   });
   const detectCache = new LruCache<Promise<EngineFace[]>>(cacheSize);

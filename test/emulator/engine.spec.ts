@@ -10,8 +10,17 @@ import {
   ImageDecodeError,
   matchConfidence,
 } from '../../emulator/engine/engine';
-import { createFaceApiEngine, type FaceApiEngine, faceQuality } from '../../emulator/engine/faceapi';
+import {
+  createFaceApiEngine,
+  DETECT_DECODE,
+  type FaceApiEngine,
+  faceQuality,
+  WORKER_PRELOAD,
+} from '../../emulator/engine/faceapi';
+import type { FaceJob } from '../../emulator/engine/faceapi-worker';
+import { decodeImage, toSourceBox } from '../../emulator/engine/image';
 import { WorkerCrashError, WorkerPool } from '../../emulator/engine/worker-pool';
+import type { StockFace } from './stock-faceapi-worker';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
 
@@ -106,6 +115,39 @@ describe('face-api engine', function () {
     const right = found[0].box.x > found[1].box.x ? found[0] : found[1];
     const biden = faces['biden.jpg'][0].descriptor;
     assert.ok(euclideanDistance(right.descriptor, biden) < 0.6);
+  });
+
+  it("computes what face-api's own pipeline computes, to float rounding", async function () {
+    this.timeout(60_000);
+    // The engine's settings for a whole image: the tiny detector at 320, detections from 0.5.
+    const stock = await WorkerPool.start<FaceJob & { inputSize: number }, StockFace[]>({
+      filename: path.join(__dirname, 'stock-faceapi-worker.ts'),
+      size: 1,
+      preload: WORKER_PRELOAD,
+    });
+    try {
+      for (const [name, image] of Object.entries(images)) {
+        const decoded = await decodeImage(image, DETECT_DECODE);
+        const { pixels, width, height } = decoded;
+        const expected = await stock.run({ pixels, width, height, minConfidence: 0.5, inputSize: 320 });
+        assert.equal(faces[name].length, expected.length, name);
+        for (const face of expected) {
+          const box = toSourceBox(face.box, decoded);
+          const same = faces[name].find((found) => JSON.stringify(found.box) === JSON.stringify(box));
+          assert.ok(same, `${name}: no face at ${JSON.stringify(box)}`);
+          assert.ok(
+            Math.abs(same.confidence - face.score) < 1e-4,
+            `${name}: score ${same.confidence}, ${face.score}`,
+          );
+          const difference = Math.max(
+            ...face.descriptor.map((value, i) => Math.abs(value - same.descriptor[i])),
+          );
+          assert.ok(difference < 1e-4, `${name}: descriptors differ by up to ${difference}`);
+        }
+      }
+    } finally {
+      await stock.close();
+    }
   });
 
   it('matches the same person and separates different people at the 0.6 threshold', function () {
