@@ -3,7 +3,7 @@
  * one private request core that handles the token, the timeout, aborts and error mapping.
  */
 import { ApiError, redact } from './errors';
-import { json, jsonWithBase64, multipart, type BuiltBody, type MultipartFile } from './bodies';
+import { BodyBuffers, json, jsonWithBase64, multipart, type BuiltBody, type MultipartFile } from './bodies';
 import type { components, operations } from './generated/identities';
 import { OPERATIONS } from './generated/operations';
 import { sniffImageType, toImageBuffer, type ImageInput } from './images';
@@ -246,6 +246,8 @@ export class IdentitiesClient {
   /** What is in flight, with its operation, to name it in the CLOSED error. */
   private readonly inflight = new Map<AbortController, OperationId>();
   private readonly proxyPassword: string | undefined;
+  /** Memory for image bodies, reused request after request (see BodyBuffers). */
+  private readonly bodyBuffers = new BodyBuffers();
   private closed = false;
 
   constructor(private readonly options: ClientOptions) {
@@ -310,7 +312,7 @@ export class IdentitiesClient {
     const { embeddings, recognitionModel } = request;
     return this.jsonOrNull(
       'recognize',
-      { body: () => jsonWithBase64({ embeddings, recognitionModel }, { croppedAligned }) },
+      { body: () => jsonWithBase64({ embeddings, recognitionModel }, { croppedAligned }, this.bodyBuffers) },
       options,
     );
   }
@@ -347,7 +349,7 @@ export class IdentitiesClient {
 
   async faceDetect(request: { image: ImageInput }, options?: CallOptions): Promise<FaceDetectResponse> {
     const image = this.image('faceDetect', 'image', request.image);
-    return this.json('faceDetect', { body: () => jsonWithBase64({}, { image }) }, options);
+    return this.json('faceDetect', { body: () => jsonWithBase64({}, { image }, this.bodyBuffers) }, options);
   }
 
   async faceEnroll(request: EnrollRequest, options?: CallOptions): Promise<FaceEnrollResponse> {
@@ -357,7 +359,7 @@ export class IdentitiesClient {
       'faceEnroll',
       {
         query: { personId, forceEnrollment },
-        body: () => jsonWithBase64({ photoReferenceId }, { faceImage }),
+        body: () => jsonWithBase64({ photoReferenceId }, { faceImage }, this.bodyBuffers),
       },
       options,
     );
@@ -369,7 +371,11 @@ export class IdentitiesClient {
   ): Promise<FaceCompareResponse> {
     const image1 = this.image('faceCompare', 'image1', request.image1);
     const image2 = this.image('faceCompare', 'image2', request.image2);
-    return this.json('faceCompare', { body: () => jsonWithBase64({}, { image1, image2 }) }, options);
+    return this.json(
+      'faceCompare',
+      { body: () => jsonWithBase64({}, { image1, image2 }, this.bodyBuffers) },
+      options,
+    );
   }
 
   async checkImageReference(
@@ -567,7 +573,7 @@ export class IdentitiesClient {
       detectTimeUtc: isoSeconds(detectTimeUtc),
     };
     return {
-      body: () => jsonWithBase64(fields, images),
+      body: () => jsonWithBase64(fields, images, this.bodyBuffers),
       idempotent: request.allowDoubleDetection !== true,
       idempotentForMs: PUBLISH_DUPLICATE_WINDOW_MS,
     };

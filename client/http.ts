@@ -166,7 +166,19 @@ export class Transport {
         });
       });
       req.on('error', fail);
-      req.on('finish', () => (handedOff = true));
+      let written = false;
+      req.on('finish', () => {
+        handedOff = true;
+        written = true;
+      });
+      const release = request.body?.release;
+      if (release) {
+        // Only a body written in full is reused. After a failure mid-write the GC, not the pool,
+        // takes it: the request's writableFinished cannot tell, as it turns true on 'close' then too.
+        req.on('close', () => {
+          if (written) release();
+        });
+      }
       signal.addEventListener('abort', onAbort, { once: true });
       req.end(body);
     });
