@@ -14,6 +14,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { createFaceApiEngine, DETECT_DECODE, type FaceApiEngine } from '../emulator/engine/faceapi';
@@ -21,10 +22,11 @@ import { decodeImage } from '../emulator/engine/image';
 import { percentile } from './measure';
 import { FIXTURES as FIXTURE_DIR } from '../scripts/runtime';
 
-const quick = process.argv.includes('--quick');
-const outIndex = process.argv.indexOf('--out');
-const OUT =
-  outIndex > 0 ? path.resolve(process.argv[outIndex + 1]) : path.join(__dirname, 'results', 'engine.json');
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } },
+});
+const quick = args.quick;
+const OUT = args.out ? path.resolve(args.out) : path.join(__dirname, 'results', 'engine.json');
 const FIXTURES = ['obama.jpg', 'obama2.jpg', 'biden.jpg', 'two_people.jpg'];
 const LATENCY_RUNS = quick ? 8 : 24;
 /**
