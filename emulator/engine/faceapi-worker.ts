@@ -457,9 +457,11 @@ function pixelTensor(rows: number, columns: number, fill: (values: Int32Array) =
  * most of the garbage the worker made.
  */
 function faceTile(job: FaceJob, box: faceapi.Box): faceapi.tf.Tensor3D {
+  // clipAtImageBorders floors and keeps x and y >= 0, but leaves a box past the right or bottom
+  // edge empty: such a box keeps its last pixel, so that tiles stay one per detection.
   const { x, y, width, height } = box.clipAtImageBorders(job.width, job.height);
-  const left = Math.min(Math.max(0, x), job.width - 1);
-  const top = Math.min(Math.max(0, y), job.height - 1);
+  const left = Math.min(x, job.width - 1);
+  const top = Math.min(y, job.height - 1);
   const columns = Math.max(1, Math.min(width, job.width - left));
   const rows = Math.max(1, Math.min(height, job.height - top));
   const rowBytes = columns * 3;
