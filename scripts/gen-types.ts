@@ -28,6 +28,8 @@ interface ContractOperation {
   security?: unknown[];
   'x-permission'?: string[];
   'x-idempotent'?: boolean;
+  'x-permission-all'?: string[];
+  'x-rejected-image-status'?: number;
 }
 
 /** Every operation of the contract with what the client needs at run time. */
@@ -42,8 +44,10 @@ function contractOperations(contract: { paths: Record<string, Record<string, unk
           method: method.toUpperCase(),
           path: route,
           permissions: operationPermissions(op),
+          ...(op['x-permission-all'] && { permissionsAll: op['x-permission-all'] }),
           // GETs change nothing; a POST says so with x-idempotent.
           idempotent: method === 'get' || op['x-idempotent'] === true,
+          ...(op['x-rejected-image-status'] && { rejectedImageStatus: op['x-rejected-image-status'] }),
         },
       ];
     }),
@@ -56,7 +60,7 @@ function operationsModule(contract: { paths: Record<string, Record<string, unkno
   );
   return (
     HEADER +
-    '/**\n * Method, path template, permissions (any one of; null = anonymous, [] = any signed-in user), and\n * whether repeating the request is harmless (so the client may retry it).\n */\n' +
+    '/**\n * Method, path template, permissions (any one of; null = anonymous, [] = any signed-in user;\n * permissionsAll: every one of), whether repeating the request is harmless (so the client may retry\n * it), and the status that means the server rejected the image (never worth repeating).\n */\n' +
     `export const OPERATIONS = {\n${rows.join('\n')}\n} as const;\n`
   );
 }

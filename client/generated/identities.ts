@@ -11,7 +11,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Exchange username/password for a JWT. */
+        /**
+         * Exchange username/password for a JWT.
+         * @description Anonymous: any valid account can log in. The status codes are not visible in the guide; 401 for wrong credentials is inferred.
+         */
         post: operations["authenticate"];
         delete?: never;
         options?: never;
@@ -26,7 +29,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Renew a still-valid JWT. */
+        /**
+         * Exchange a still-valid JWT for a fresh one.
+         * @description The status codes are not visible in the guide; 401 for an expired token is inferred.
+         */
         get: operations["renewToken"];
         put?: never;
         post?: never;
@@ -43,7 +49,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Current session profile (email, roles, token). */
+        /**
+         * Current session profile (email, roles, token).
+         * @description Known only from one row of the API Overview ("email, roles, token"); the field names are inferred.
+         */
         get: operations["getUserProfile"];
         put?: never;
         post?: never;
@@ -62,7 +71,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Publish a detected face and return detection results. */
+        /**
+         * Publish a detected face and return detection results.
+         * @description With allowDoubleDetection false (the default) the server prevents duplicate detections "so the same face isn't processed repeatedly"; the guide gives no window for it.
+         */
         post: operations["publishWithResponse"];
         delete?: never;
         options?: never;
@@ -81,7 +93,7 @@ export interface paths {
         put?: never;
         /**
          * Publish a detected face (fire-and-forget).
-         * @description Same body as publishWithResponse; the server answers before recognition runs.
+         * @description The body of publishWithResponse without its options (the publish page and the Technical Architecture page agree: no largestFaceOnly, no allowDoubleDetection, and nothing comes back, so no include* switch either). The guide documents no duplicate prevention for publish.
          */
         post: operations["publish"];
         delete?: never;
@@ -99,7 +111,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Match a cropped/aligned face to an enrolled person. */
+        /**
+         * Match a cropped/aligned face to an enrolled person.
+         * @description The page's status codes are cut off; 404 for "no face or no match" is inferred from lookup, whose answer has "the same shape as recognize". That croppedAligned is required, and the embeddings and recognitionModel fields, are inferred (the page's Advanced table is cut).
+         */
         post: operations["recognize"];
         delete?: never;
         options?: never;
@@ -116,7 +131,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Match an uploaded face / embeddings (multipart). */
+        /**
+         * Match an uploaded face / embeddings (multipart).
+         * @description The guide lists 200, 404, 401 and 403 only; 400 for a malformed upload is inferred.
+         */
         post: operations["lookup"];
         delete?: never;
         options?: never;
@@ -151,8 +169,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Enroll a face — create a person or add a photo to one.
-         * @description Without personId a new person is created; if enrollment then fails, that just-created person is rolled back.
+         * Enroll a face; create a person or add a photo to one.
+         * @description Without personId a new person is created; if enrollment then fails, that just-created person is rolled back. Whether faceImage is required is not stated (every example sends it).
          */
         post: operations["faceEnroll"];
         delete?: never;
@@ -187,7 +205,7 @@ export interface paths {
         };
         /**
          * Check whether an enrollment image reference exists.
-         * @description The overview page lists Face Enrollment as the minimum permission, the Face Recognition page Face Detection; either one is accepted.
+         * @description The two pages disagree on the permission: the Face Recognition page says Face Detection (in two tables), the API Overview says Face Enrollment. The safe side is a role holding both, so both are required here (`x-permission-all`). The answer for an unknown reference is not shown; `exists: false` is inferred.
          */
         get: operations["checkImageReference"];
         put?: never;
@@ -205,8 +223,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Query people (by tag or entity field). */
+        /**
+         * Query people by tag or by a custom entity-field value.
+         * @description entityFieldStringValue omitted: every person who has entityFieldName set. What a call with no filter or with both filters returns is not documented (inferred: every person; both filters must match). No paging is documented.
+         */
         get: operations["queryPeople"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/people/entityField/{fieldName}/entityValue/{fieldValue}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Path-style equivalent of the entity-field search. */
+        get: operations["queryPeopleByEntityField"];
         put?: never;
         post?: never;
         delete?: never;
@@ -222,7 +260,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a single person. */
+        /**
+         * Get a single person's full record.
+         * @description 404 for an unknown person is inferred (the page's status codes are not visible).
+         */
         get: operations["getPerson"];
         put?: never;
         post?: never;
@@ -241,12 +282,34 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Read aliases. */
+        /** List the person's aliases. */
         get: operations["getAliases"];
-        /** Upsert an alias (update when aliasId names an existing one, else add). */
+        /**
+         * Create or update an alias.
+         * @description An upsert: with the item's personAliasId it updates that item (or creates it under that id), without it a new item is created. The response is not visible in the guide: an echo of the stored item is inferred, and clients must also accept 200 or 204 with an empty body.
+         */
         put: operations["upsertAlias"];
         post?: never;
-        /** Delete an alias. */
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/people/{personId}/aliases/{aliasId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove one alias by its id.
+         * @description The alias's personAliasId. The response is not visible in the guide: 200 with an empty body is inferred (204 is as good).
+         */
         delete: operations["deleteAlias"];
         options?: never;
         head?: never;
@@ -262,12 +325,34 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Read person tags. */
+        /** List the tags applied to the person. */
         get: operations["getPersonTags"];
-        /** Upsert a person tag (set its expiry when the person has it already). */
+        /**
+         * Apply a tag to the person, or update an applied tag.
+         * @description An upsert: with the item's personTagId it updates that item (or creates it under that id), without it a new item is created. The response is not visible in the guide: an echo of the stored item is inferred, and clients must also accept 200 or 204 with an empty body. The guide's body table is cut after tagId; expires is inferred from the Get Identity example. Added without expires, the tag's defaultExpirePeriod applies (inferred from the Tag object).
+         */
         put: operations["upsertPersonTag"];
         post?: never;
-        /** Remove a tag from the person. */
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/people/{personId}/tags/{personTagId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove one applied tag by its id.
+         * @description The path names a personTagId, but no visible object of the guide carries a field of that name: the applied tag's personTagId where the server gives one, else (inferred) its tagId. The response is not visible in the guide: 200 with an empty body is inferred (204 is as good).
+         */
         delete: operations["deletePersonTag"];
         options?: never;
         head?: never;
@@ -283,12 +368,34 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Read notes. */
+        /** List the person's notes. */
         get: operations["getNotes"];
-        /** Upsert a note (update when noteId names an existing one, else add). */
+        /**
+         * Create or update a note.
+         * @description An upsert: with the item's noteId it updates that item (or creates it under that id), without it a new item is created. The response is not visible in the guide: an echo of the stored item is inferred, and clients must also accept 200 or 204 with an empty body. The note's fields come from the Get Identity example (the page's note table is cut); which are required is inferred.
+         */
         put: operations["upsertNote"];
         post?: never;
-        /** Delete a note. */
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/people/{personId}/notes/{noteId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove one note by its id.
+         * @description The note's noteId. The response is not visible in the guide: 200 with an empty body is inferred (204 is as good).
+         */
         delete: operations["deleteNote"];
         options?: never;
         head?: never;
@@ -305,7 +412,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Upsert an address (update when addressId names an existing one, else add). */
+        /**
+         * Create or update an address.
+         * @description An upsert: with the item's personAddressId it updates that item (or creates it under that id), without it a new item is created. The response is not visible in the guide: an echo of the stored item is inferred, and clients must also accept 200 or 204 with an empty body. There is no GET and no DELETE for addresses. The fields come from the Get Identity example; which are required is inferred. The user guide says no per-section mutate permission exists for addresses.
+         */
         put: operations["upsertAddress"];
         post?: never;
         delete?: never;
@@ -323,12 +433,34 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Read custom fields. */
+        /** List the person's custom attributes. */
         get: operations["getEntityFields"];
-        /** Upsert a custom field (by name). */
+        /**
+         * Create or update a custom attribute.
+         * @description An upsert: with the item's entityFieldId it updates that item (or creates it under that id), without it a new item is created. The response is not visible in the guide: an echo of the stored item is inferred, and clients must also accept 200 or 204 with an empty body. Without entityFieldId a second attribute of the same name may be created: read the attributes (fieldName) first to update one.
+         */
         put: operations["upsertEntityField"];
         post?: never;
-        /** Delete a custom field (by name). */
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/people/{personId}/entityFields/{entityId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove one custom attribute by its id.
+         * @description The path calls the id entityId; it is presumably the item's entityFieldId (inferred). The response is not visible in the guide: 200 with an empty body is inferred (204 is as good).
+         */
         delete: operations["deleteEntityField"];
         options?: never;
         head?: never;
@@ -378,7 +510,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Upload a file document for a person (multipart). */
+        /**
+         * Upload a file document for a person (multipart).
+         * @description The upload answers with an empty body and no document is listed anywhere, so a publicId generated by the server never reaches the caller: clients should send their own publicId.
+         */
         post: operations["uploadFileDocument"];
         delete?: never;
         options?: never;
@@ -410,7 +545,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Query detections by face. */
+        /**
+         * Query a face's detection history.
+         * @description Without parameters: at most 10 detections, the oldest first. The status codes are not visible (404 for an unknown face is not documented).
+         */
         get: operations["getDetectionsByFace"];
         put?: never;
         post?: never;
@@ -427,7 +565,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Query detections by person. */
+        /**
+         * Query a person's detection history.
+         * @description Without parameters: at most 10 detections, the oldest first; send dateAscending=false for the latest. The status codes are not visible (404 for an unknown person is inferred).
+         */
         get: operations["getDetectionsByPerson"];
         put?: never;
         post?: never;
@@ -444,10 +585,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List tags. */
+        /**
+         * List tag definitions.
+         * @description The response and status codes are not visible; an array of Tag objects is inferred.
+         */
         get: operations["listTags"];
         put?: never;
-        /** Create a tag. */
+        /**
+         * Create a tag definition.
+         * @description The response is not visible: the created Tag (with its tagId) is inferred. What the server does with a duplicate tagName is not documented.
+         */
         post: operations["createTag"];
         delete?: never;
         options?: never;
@@ -464,12 +611,18 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Get a tag. */
+        /** Get one tag definition. */
         get: operations["getTag"];
-        /** Update a tag. */
+        /**
+         * Update a tag definition.
+         * @description The response is not visible (the updated Tag is inferred), nor whether a field left out is reset: send the whole object.
+         */
         put: operations["updateTag"];
         post?: never;
-        /** Delete a tag (and remove it from every person). */
+        /**
+         * Delete a tag definition.
+         * @description The response is not visible (an empty 200 is inferred), nor what happens to the people who have the tag.
+         */
         delete: operations["deleteTag"];
         options?: never;
         head?: never;
@@ -484,7 +637,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Configure a string custom-field. */
+        /**
+         * Configure a string custom-field.
+         * @description Known only from one row of the API Overview: the body, the response, the values of entityType and the permission are inferred. The user guide puts field configuration under the permission category "Identity Entity Fields", whose names are not visible; Mutate All Identity is assumed.
+         */
         put: operations["setStringFieldSetting"];
         post?: never;
         delete?: never;
@@ -501,7 +657,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Configure a date/time custom-field. */
+        /**
+         * Configure a date/time custom-field.
+         * @description Known only from one row of the API Overview: the body, the response, the values of entityType and the permission are inferred, as for the string field.
+         */
         put: operations["setDatetimeFieldSetting"];
         post?: never;
         delete?: never;
@@ -514,29 +673,24 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description ASP.NET Core's RFC 7807 error body. */
-        ProblemDetails: {
-            type?: string;
-            title?: string;
-            status?: number;
-            detail?: string;
-        };
+        /** @description The guide documents no error body: status tables give a code and a meaning only. Any body (or none) is accepted; the emulator answers with ASP.NET Core's RFC 7807 problem details. */
+        ErrorBody: unknown;
         AuthenticateRequest: {
             username: string;
             password: string;
         };
         AuthenticateResponse: {
+            username: string;
             /** @description The JWT; its exp claim says when it expires. */
             token: string;
-            /** Format: date-time */
-            expiration?: string;
         };
+        /** @description Only "email, roles, token" are named by the guide; every field name is inferred. */
         UserProfile: {
-            userName: string;
-            email: string | null;
-            roles: string[];
+            userName?: string;
+            email?: string | null;
+            roles?: string[];
             permissions?: string[];
-            token: string;
+            token?: string;
         };
         BoundingBox: {
             x: number;
@@ -544,7 +698,7 @@ export interface components {
             width: number;
             height: number;
         };
-        FaceEdgeRecognizeWithOptions: {
+        FaceEdgePublishRequest: {
             /** @description The detected face image bytes captured by the edge detector. */
             expanded: string;
             detectorName: string;
@@ -552,6 +706,14 @@ export interface components {
             ianaTimeZone: string;
             /** Format: date-time */
             detectTimeUtc: string;
+            /** @description eConnect edge models only; leave unset. */
+            croppedAligned?: string;
+            /** @description eConnect edge models only; leave unset. */
+            embeddings?: number[];
+            /** @description eConnect edge models only; leave unset. */
+            recognitionModel?: string;
+        };
+        FaceEdgeRecognizeWithOptions: components["schemas"]["FaceEdgePublishRequest"] & {
             /** @default false */
             largestFaceOnly?: boolean;
             /** @default false */
@@ -566,12 +728,6 @@ export interface components {
             includeTags?: boolean;
             /** @default false */
             includeFields?: boolean;
-            /** @description eConnect models only. Do not set. */
-            croppedAligned?: string;
-            /** @description eConnect models only. Do not set. */
-            embeddings?: number[];
-            /** @description eConnect models only. Do not set. */
-            recognitionModel?: string;
         };
         FaceEdgePublishResponse: {
             detectedFaces: components["schemas"]["DetectedFace"][];
@@ -584,51 +740,69 @@ export interface components {
             boundingBox: components["schemas"]["BoundingBox"];
             person?: components["schemas"]["FaceEdgePerson"];
         };
-        /** @description Only the requested, permitted sections are present. */
+        /** @description Only the requested, permitted sections are present. Not the IdentityPersonItem of Get Identity: here a person's tags are personTags, each with a slim tag object. */
         FaceEdgePerson: {
             personId: string;
             friendlyName?: string | null;
             aliases?: components["schemas"]["Alias"][];
+            /** @description Its items' shape is not shown; the Address of Get Identity is inferred. */
             addresses?: components["schemas"]["Address"][];
-            personTags?: components["schemas"]["PersonTag"][];
+            personTags?: components["schemas"]["FaceEdgePersonTag"][];
             entityFields?: components["schemas"]["EntityField"][];
         };
+        FaceEdgePersonTag: {
+            tagId: string;
+            /** Format: date-time */
+            created?: string | null;
+            /** Format: date-time */
+            expires?: string | null;
+            tag?: {
+                name?: string;
+            };
+        };
+        /** @description The guide marks no field required; firstName and lastName are inferred. */
         Alias: {
-            /** Format: uuid */
-            aliasId?: string;
+            /** @description Omit when creating; include it to update. */
+            personAliasId?: string;
             firstName: string | null;
             lastName: string | null;
-            middleName: string | null;
-            title: string | null;
-        };
-        AliasUpsert: {
-            /** Format: uuid */
-            aliasId?: string;
-            firstName?: string | null;
-            lastName?: string | null;
             middleName?: string | null;
             title?: string | null;
         };
+        /** @description The guide's table is cut after tagId; expires and created come from the Get Identity example. personTagId (named only by the DELETE path) is inferred. */
         PersonTag: {
-            tagId: string;
-            /** Format: date-time */
-            created: string;
-            /** Format: date-time */
-            expires: string | null;
-            tag: {
-                name: string;
-            };
-        };
-        PersonTagUpsert: {
+            personTagId?: string;
             /** Format: uuid */
             tagId: string;
             /**
              * Format: date-time
-             * @description Omitted = the tag's default expiry (none when it has none).
+             * @description Left out when applying, the tag's defaultExpirePeriod applies (inferred).
              */
             expires?: string | null;
+            /** Format: date-time */
+            created?: string;
         };
+        /** @description Fields from the Get Identity example; which are required is inferred. */
+        Note: {
+            noteId?: string;
+            summary: string | null;
+            body: string | null;
+            author?: string | null;
+            sharedId?: string | null;
+        };
+        /** @description Fields from the Get Identity example; which are required is inferred. */
+        Address: {
+            personAddressId?: string;
+            street: string | null;
+            street2?: string | null;
+            city: string | null;
+            state: string | null;
+            postalCode: string | null;
+            country: string | null;
+        };
+        /** @description Fields from the Get Identity example; one of the four values is set. */
         EntityField: {
+            entityFieldId?: string;
             name: string;
             stringValue?: string | null;
             /** Format: date-time */
@@ -636,91 +810,42 @@ export interface components {
             numberValue?: number | null;
             boolValue?: boolean | null;
         };
-        Address: {
-            /** Format: uuid */
-            addressId: string;
-            /** @example Home */
-            addressType?: string | null;
-            line1?: string | null;
-            line2?: string | null;
-            city?: string | null;
-            state?: string | null;
-            postalCode?: string | null;
-            country?: string | null;
-        };
-        AddressUpsert: {
-            /** Format: uuid */
-            addressId?: string;
-            addressType?: string | null;
-            line1?: string | null;
-            line2?: string | null;
-            city?: string | null;
-            state?: string | null;
-            postalCode?: string | null;
-            country?: string | null;
-        };
-        Note: {
-            /** Format: uuid */
-            noteId: string;
-            text: string;
-            /** Format: date-time */
-            created: string;
-            /** Format: date-time */
-            modified?: string | null;
-        };
-        NoteUpsert: {
-            /** Format: uuid */
-            noteId?: string;
-            text: string;
-        };
-        EnrolledFace: {
-            faceId: string;
-            photoReferenceId?: string | null;
-            /** Format: date-time */
-            created: string;
-        };
-        FileDocument: {
-            publicId: string;
-            name: string;
-            description?: string | null;
-            fileName?: string | null;
-            contentType: string;
-            size: number;
-        };
-        Person: {
+        /** @description The full person record of Get Identity, also each item of the people search. */
+        IdentityPersonItem: {
             personId: string;
-            friendlyName: string | null;
-            aliases: components["schemas"]["Alias"][];
-            addresses: components["schemas"]["Address"][];
-            personTags: components["schemas"]["PersonTag"][];
-            entityFields: components["schemas"]["EntityField"][];
-            faces: components["schemas"]["EnrolledFace"][];
-            fileDocuments: components["schemas"]["FileDocument"][];
-            /** Format: date-time */
-            created: string;
+            aliases?: components["schemas"]["Alias"][];
+            addresses?: components["schemas"]["Address"][];
+            entityFields?: components["schemas"]["EntityField"][];
+            tags?: components["schemas"]["PersonTag"][];
+            notes?: components["schemas"]["Note"][];
         };
         FaceEdgeRecognizeRequest: {
-            /** @description The cropped/aligned face image. */
+            /** @description The cropped/aligned face image (that it is required is inferred; the Advanced table is cut). */
             croppedAligned: string;
-            /** @description Precomputed embeddings; used for matching when present. */
+            detectorName: string;
+            /** @example America/Los_Angeles */
+            ianaTimeZone: string;
+            /** Format: date-time */
+            detectTimeUtc: string;
+            /** @description Precomputed embeddings (inferred from publishWithResponse's edge-model fields). */
             embeddings?: number[];
             recognitionModel?: string;
         };
         LookupRequest: {
             /** @description The cropped/aligned face image to match. */
             CroppedAligned: string;
-            /** @description Precomputed embeddings as a binary blob (little-endian float32 values). */
+            /** @description Precomputed embeddings as a binary blob; no dimension or encoding is documented. */
             Embeddings?: string;
-            /** @description Recognition model name. */
+            /** @description Recognition model name */
             RecognitionModel?: string;
         };
         EdgePerson: {
             faceId: string;
             personId: string;
-            firstName: string | null;
-            lastName: string | null;
-            tags: {
-                name: string;
+            firstName?: string | null;
+            lastName?: string | null;
+            tags?: {
+                name?: string;
             }[];
         };
         FaceDetectRequest: {
@@ -738,6 +863,7 @@ export interface components {
             boundingBox: components["schemas"]["BoundingBox"];
         };
         FaceEnrollRequest: {
+            /** @description Required is inferred (every example sends it). */
             faceImage: string;
             photoReferenceId?: string | null;
         };
@@ -764,33 +890,29 @@ export interface components {
             personId: string;
             name: string;
             description?: string;
-            /** @description Caller-supplied id; a GUID is generated if omitted. */
+            /** @description The document's id for downloads; generated by the server if omitted. */
             publicId?: string;
         };
+        /** @description The guide's field table is cut after timeZone; detector and image come from its example. Whether items carry more (a detection or face id) is not known. */
         Detection: {
-            detectId: string;
-            faceId: string;
-            personId: string | null;
-            detectorName: string;
-            ianaTimeZone: string;
-            /** Format: date-time */
-            detectTimeUtc: string;
             confidence: number;
-            faceQuality: number;
-            boundingBox: components["schemas"]["BoundingBox"];
+            /** Format: date-time */
+            dateTimeUtc: string;
+            timeZone: string | null;
+            detector: string | null;
+            /** @description The detection photo as base64 JPEG, or null. */
+            image?: string | null;
         };
+        /** @description The Tag object of Tag Management. Which fields are required is not stated; tagName is inferred. Omit tagId when creating. */
         Tag: {
             /** Format: uuid */
-            tagId: string;
-            name: string;
-            description: string | null;
-            /** @description Days a person keeps the tag when no expiry is given; null = never expires. */
-            defaultExpiryDays: number | null;
-        };
-        TagRequest: {
-            name: string;
+            tagId?: string;
+            tagName: string;
+            /** @description Hidden from normal use. */
+            disabled?: boolean;
             description?: string | null;
-            defaultExpiryDays?: number | null;
+            /** @description Applied when the tag is added to a person without an expiry, as days.hh:mm:ss (30.00:00:00 is 30 days); 00:00:00 means no default expiry. */
+            defaultExpirePeriod?: string | null;
         };
         StringFieldSettingRequest: {
             name: string;
@@ -813,8 +935,8 @@ export interface components {
             /** @enum {string} */
             fieldType: "string" | "datetime";
             name: string;
-            label: string | null;
-            required: boolean;
+            label?: string | null;
+            required?: boolean;
             maxLength?: number | null;
             dateOnly?: boolean;
         };
@@ -826,7 +948,7 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                "application/problem+json": components["schemas"]["ProblemDetails"];
+                "application/json": components["schemas"]["ErrorBody"];
             };
         };
         /** @description Missing or invalid JWT (or, for authenticate, wrong credentials). */
@@ -835,7 +957,7 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                "application/problem+json": components["schemas"]["ProblemDetails"];
+                "application/json": components["schemas"]["ErrorBody"];
             };
         };
         /** @description The user lacks the required permission. */
@@ -844,25 +966,25 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                "application/problem+json": components["schemas"]["ProblemDetails"];
+                "application/json": components["schemas"]["ErrorBody"];
             };
         };
-        /** @description Not found (for face edge lookups, no face in the image or no person matched). */
+        /** @description Not found (for face edge matches, no face in the image or no person matched). */
         NotFound: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
-                "application/problem+json": components["schemas"]["ProblemDetails"];
+                "application/json": components["schemas"]["ErrorBody"];
             };
         };
-        /** @description A server-side error occurred (e.g. image rejected). */
+        /** @description A server-side error occurred (for faces/*, e.g. an image rejected). */
         ServerError: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
-                "application/problem+json": components["schemas"]["ProblemDetails"];
+                "application/json": components["schemas"]["ErrorBody"];
             };
         };
     };
@@ -870,6 +992,16 @@ export interface components {
         PersonId: string;
         EntityType: string;
         FieldId: string;
+        /** @description Records to skip (paging). */
+        Skip: number;
+        /** @description The most records to return. */
+        Take: number;
+        /** @description Lower time bound, Unix epoch milliseconds. */
+        EpochStartMs: number;
+        /** @description Upper time bound, Unix epoch milliseconds. */
+        EpochEndMs: number;
+        /** @description Oldest first (true, the default) or newest first (false). */
+        DateAscending: boolean;
     };
     requestBodies: never;
     headers: never;
@@ -890,7 +1022,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The JWT. */
+            /** @description The user and the JWT. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -912,7 +1044,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A fresh JWT for the same user. */
+            /** @description The user and a fresh JWT. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -982,7 +1114,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["FaceEdgeRecognizeWithOptions"];
+                "application/json": components["schemas"]["FaceEdgePublishRequest"];
             };
         };
         responses: {
@@ -1077,7 +1209,6 @@ export interface operations {
                     "application/json": components["schemas"]["FaceDetectResponse"];
                 };
             };
-            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             500: components["responses"]["ServerError"];
@@ -1110,7 +1241,6 @@ export interface operations {
                     "application/json": components["schemas"]["FaceEnrollResponse"];
                 };
             };
-            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -1139,7 +1269,6 @@ export interface operations {
                     "application/json": components["schemas"]["FaceCompareResponse"];
                 };
             };
-            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             500: components["responses"]["ServerError"];
@@ -1167,17 +1296,15 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            500: components["responses"]["ServerError"];
         };
     };
     queryPeople: {
         parameters: {
             query?: {
                 tagId?: string;
-                tagName?: string;
                 entityFieldName?: string;
-                entityFieldValue?: string;
-                skip?: number;
-                take?: number;
+                entityFieldStringValue?: string;
             };
             header?: never;
             path?: never;
@@ -1185,16 +1312,41 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The people matching every given filter. */
+            /** @description The people matching the filter, each a full IdentityPersonItem. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Person"][];
+                    "application/json": components["schemas"]["IdentityPersonItem"][];
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    queryPeopleByEntityField: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                fieldName: string;
+                fieldValue: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The people whose field has this value, each a full IdentityPersonItem. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityPersonItem"][];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
         };
@@ -1216,7 +1368,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Person"];
+                    "application/json": components["schemas"]["IdentityPersonItem"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -1262,11 +1414,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["AliasUpsert"];
+                "application/json": components["schemas"]["Alias"];
             };
         };
         responses: {
-            /** @description The stored alias. */
+            /** @description The stored item (inferred), or an empty body. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1274,6 +1426,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Alias"];
                 };
+            };
+            /** @description Stored; empty body (inferred). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -1283,19 +1442,25 @@ export interface operations {
     };
     deleteAlias: {
         parameters: {
-            query: {
-                aliasId: string;
-            };
+            query?: never;
             header?: never;
             path: {
                 personId: components["parameters"]["PersonId"];
+                aliasId: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted; empty body. */
+            /** @description Removed; empty body (inferred). */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Removed; empty body (inferred). */
+            204: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1309,7 +1474,10 @@ export interface operations {
     };
     getPersonTags: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Only the applied tags of this name. */
+                tagName?: string;
+            };
             header?: never;
             path: {
                 personId: components["parameters"]["PersonId"];
@@ -1344,11 +1512,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["PersonTagUpsert"];
+                "application/json": components["schemas"]["PersonTag"];
             };
         };
         responses: {
-            /** @description The stored person tag. */
+            /** @description The stored item (inferred), or an empty body. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1356,6 +1524,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["PersonTag"];
                 };
+            };
+            /** @description Stored; empty body (inferred). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -1365,19 +1540,25 @@ export interface operations {
     };
     deletePersonTag: {
         parameters: {
-            query: {
-                tagId: string;
-            };
+            query?: never;
             header?: never;
             path: {
                 personId: components["parameters"]["PersonId"];
+                personTagId: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Removed; empty body. */
+            /** @description Removed; empty body (inferred). */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Removed; empty body (inferred). */
+            204: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1426,11 +1607,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["NoteUpsert"];
+                "application/json": components["schemas"]["Note"];
             };
         };
         responses: {
-            /** @description The stored note. */
+            /** @description The stored item (inferred), or an empty body. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1438,6 +1619,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Note"];
                 };
+            };
+            /** @description Stored; empty body (inferred). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -1447,19 +1635,25 @@ export interface operations {
     };
     deleteNote: {
         parameters: {
-            query: {
-                noteId: string;
-            };
+            query?: never;
             header?: never;
             path: {
                 personId: components["parameters"]["PersonId"];
+                noteId: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted; empty body. */
+            /** @description Removed; empty body (inferred). */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Removed; empty body (inferred). */
+            204: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1482,11 +1676,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["AddressUpsert"];
+                "application/json": components["schemas"]["Address"];
             };
         };
         responses: {
-            /** @description The stored address. */
+            /** @description The stored item (inferred), or an empty body. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1494,6 +1688,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Address"];
                 };
+            };
+            /** @description Stored; empty body (inferred). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -1503,7 +1704,10 @@ export interface operations {
     };
     getEntityFields: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Only the attributes of this name. */
+                fieldName?: string;
+            };
             header?: never;
             path: {
                 personId: components["parameters"]["PersonId"];
@@ -1542,7 +1746,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The stored field. */
+            /** @description The stored item (inferred), or an empty body. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1550,6 +1754,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EntityField"];
                 };
+            };
+            /** @description Stored; empty body (inferred). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -1559,19 +1770,25 @@ export interface operations {
     };
     deleteEntityField: {
         parameters: {
-            query: {
-                name: string;
-            };
+            query?: never;
             header?: never;
             path: {
                 personId: components["parameters"]["PersonId"];
+                entityId: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted; empty body. */
+            /** @description Removed; empty body (inferred). */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Removed; empty body (inferred). */
+            204: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1687,7 +1904,18 @@ export interface operations {
     };
     getDetectionsByFace: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Records to skip (paging). */
+                skip?: components["parameters"]["Skip"];
+                /** @description The most records to return. */
+                take?: components["parameters"]["Take"];
+                /** @description Lower time bound, Unix epoch milliseconds. */
+                epochStartMs?: components["parameters"]["EpochStartMs"];
+                /** @description Upper time bound, Unix epoch milliseconds. */
+                epochEndMs?: components["parameters"]["EpochEndMs"];
+                /** @description Oldest first (true, the default) or newest first (false). */
+                dateAscending?: components["parameters"]["DateAscending"];
+            };
             header?: never;
             path: {
                 faceId: string;
@@ -1696,7 +1924,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The face's detections, newest first. */
+            /** @description The face's detections. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1705,13 +1933,25 @@ export interface operations {
                     "application/json": components["schemas"]["Detection"][];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
         };
     };
     getDetectionsByPerson: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Records to skip (paging). */
+                skip?: components["parameters"]["Skip"];
+                /** @description The most records to return. */
+                take?: components["parameters"]["Take"];
+                /** @description Lower time bound, Unix epoch milliseconds. */
+                epochStartMs?: components["parameters"]["EpochStartMs"];
+                /** @description Upper time bound, Unix epoch milliseconds. */
+                epochEndMs?: components["parameters"]["EpochEndMs"];
+                /** @description Oldest first (true, the default) or newest first (false). */
+                dateAscending?: components["parameters"]["DateAscending"];
+            };
             header?: never;
             path: {
                 personId: components["parameters"]["PersonId"];
@@ -1720,7 +1960,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The person's detections, newest first. */
+            /** @description The person's detections. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1737,14 +1977,17 @@ export interface operations {
     };
     listTags: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Exact-match filter on the tag's name. */
+                tagName?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Every tag. */
+            /** @description The tags. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1766,7 +2009,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["TagRequest"];
+                "application/json": components["schemas"]["Tag"];
             };
         };
         responses: {
@@ -1821,11 +2064,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["TagRequest"];
+                "application/json": components["schemas"]["Tag"];
             };
         };
         responses: {
-            /** @description The updated tag. */
+            /** @description The updated tag, or an empty body. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1833,6 +2076,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Tag"];
                 };
+            };
+            /** @description Updated; empty body (inferred). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -1851,8 +2101,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted; empty body. */
+            /** @description Deleted; empty body (inferred). */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Deleted; empty body (inferred). */
+            204: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1889,6 +2146,13 @@ export interface operations {
                     "application/json": components["schemas"]["EntityFieldSetting"];
                 };
             };
+            /** @description Stored; empty body (inferred). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
@@ -1918,6 +2182,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EntityFieldSetting"];
                 };
+            };
+            /** @description Stored; empty body (inferred). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
