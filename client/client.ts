@@ -2,6 +2,7 @@
  * The typed eConnect Identities client: a method per operation of openapi/identities.yaml, all over
  * one private request core that handles the token, the timeout, aborts and error mapping.
  */
+import { randomUUID } from 'node:crypto';
 import { ApiError, redact } from './errors';
 import { BodyBuffers, json, jsonWithBase64, multipart, type BuiltBody, type MultipartFile } from './bodies';
 import type { components, operations } from './generated/identities';
@@ -15,18 +16,13 @@ import { TokenManager } from './token';
 type Schemas = components['schemas'];
 export type OperationId = keyof operations;
 
-export type Person = Schemas['Person'];
+export type IdentityPersonItem = Schemas['IdentityPersonItem'];
 export type Alias = Schemas['Alias'];
-export type AliasUpsert = Schemas['AliasUpsert'];
 export type PersonTag = Schemas['PersonTag'];
-export type PersonTagUpsert = Schemas['PersonTagUpsert'];
 export type Note = Schemas['Note'];
-export type NoteUpsert = Schemas['NoteUpsert'];
 export type Address = Schemas['Address'];
-export type AddressUpsert = Schemas['AddressUpsert'];
 export type EntityField = Schemas['EntityField'];
 export type Tag = Schemas['Tag'];
-export type TagRequest = Schemas['TagRequest'];
 export type Detection = Schemas['Detection'];
 export type EdgePerson = Schemas['EdgePerson'];
 export type FaceEdgePublishResponse = Schemas['FaceEdgePublishResponse'];
@@ -41,23 +37,31 @@ export type DatetimeFieldSettingRequest = Schemas['DatetimeFieldSettingRequest']
 /** The profile without its token: the client keeps the token to itself. */
 export type UserProfile = Omit<Schemas['UserProfile'], 'token'>;
 export type PeopleQuery = NonNullable<operations['queryPeople']['parameters']['query']>;
+export type DetectionsQuery = NonNullable<operations['getDetectionsByPerson']['parameters']['query']>;
 
-type PublishOptions = Omit<
-  Schemas['FaceEdgeRecognizeWithOptions'],
-  'expanded' | 'croppedAligned' | 'detectTimeUtc' | 'ianaTimeZone'
->;
-
-export interface PublishRequest extends Omit<PublishOptions, 'detectorName'> {
-  expanded: ImageInput;
+/** Where and when a face was seen: the three fields every face edge operation requires. */
+export interface Sighting {
   detectorName: string;
   /** Defaults to this host's IANA zone. */
   ianaTimeZone?: string;
   /** Defaults to now. */
   detectTimeUtc?: string | Date;
-  croppedAligned?: ImageInput;
 }
 
-export interface RecognizeRequest {
+/** publishWithResponse's switches (all false by default); publish (fire-and-forget) has none. */
+export type PublishOptions = Omit<
+  Schemas['FaceEdgeRecognizeWithOptions'],
+  keyof Schemas['FaceEdgePublishRequest']
+>;
+
+export interface PublishRequest extends Sighting, PublishOptions {
+  expanded: ImageInput;
+  croppedAligned?: ImageInput;
+  embeddings?: number[];
+  recognitionModel?: string;
+}
+
+export interface RecognizeRequest extends Sighting {
   croppedAligned: ImageInput;
   embeddings?: number[];
   recognitionModel?: string;
@@ -135,8 +139,6 @@ type JsonResponse<Op extends OperationId> = operations[Op]['responses'] extends 
 
 interface RequestSpec {
   path?: Record<string, string>;
-  /** Query parameters that name a record: required, and checked like path ids. */
-  ids?: Record<string, string>;
   query?: Record<string, string | number | boolean | null | undefined>;
   /** Built again for each attempt, so a consumed or mutated body is never resent. */
   body?: () => BuiltBody;
@@ -148,10 +150,18 @@ interface RequestSpec {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 /**
- * How long after a publish it may still be sent again. The docs give no figure for the server's
- * duplicate window; 10 s is the emulator's, and a retry past it could be recorded twice.
+ * The one rule for sending a publish again after a failure that may have reached the server (a
+ * timeout, a reset after the request left, a 5xx):
+ * - publish (fire-and-forget): never. The guide documents no duplicate prevention for it, and its
+ *   body has no allowDoubleDetection switch; a second copy could be recorded as a second detection.
+ *   Only a failure that provably left nothing on the server (ApiError.unsent) is sent again.
+ * - publishWithResponse with allowDoubleDetection false (the default): within this window of the
+ *   first attempt. The guide: leave allowDoubleDetection false "so the same face isn't processed
+ *   repeatedly", i.e. the server drops a repeat of the same face; it gives no window. 5 s is our
+ *   guess, kept short: half the emulator's 10 s window, and well under the pace at which a camera
+ *   publishes the same person again. With allowDoubleDetection true: never, as for publish.
  */
-const PUBLISH_DUPLICATE_WINDOW_MS = 10_000;
+const PUBLISH_WITH_RESPONSE_RETRY_WINDOW_MS = 5_000;
 const DEFAULT_MAX_IMAGE_BYTES = 15 * 1024 * 1024;
 
 export function normalizeBaseUrl(baseUrl: string): string {
@@ -203,6 +213,21 @@ function hostTimeZone(): string {
 function isoSeconds(value: string | Date | undefined): string {
   const date = value === undefined ? new Date() : value;
   return typeof date === 'string' ? date : date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** The three fields every face edge operation requires, with their defaults filled in. */
+function sighting({ detectorName, ianaTimeZone, detectTimeUtc }: Sighting) {
+  return {
+    detectorName,
+    ianaTimeZone: ianaTimeZone || hostTimeZone(),
+    detectTimeUtc: isoSeconds(detectTimeUtc),
+  };
+}
+
+/** A JSON answer, or undefined for an empty body (200 or 204 with nothing in it). */
+function optionalJson(data: Buffer): string | undefined {
+  const text = data.toString('utf8');
+  return text.trim() === '' ? undefined : text;
 }
 
 function floatBlob(embeddings: Buffer | Float32Array | number[]): Buffer {
@@ -299,20 +324,51 @@ export class IdentitiesClient {
     request: PublishRequest,
     options?: CallOptions,
   ): Promise<FaceEdgePublishResponse> {
-    return this.json('publishWithResponse', this.publishSpec('publishWithResponse', request), options);
+    const {
+      largestFaceOnly,
+      allowDoubleDetection,
+      includePerson,
+      includeNames,
+      includeAddresses,
+      includeTags,
+      includeFields,
+    } = request;
+    const switches = {
+      largestFaceOnly,
+      allowDoubleDetection,
+      includePerson,
+      includeNames,
+      includeAddresses,
+      includeTags,
+      includeFields,
+    };
+    return this.json(
+      'publishWithResponse',
+      {
+        ...this.publishSpec('publishWithResponse', request, switches),
+        idempotent: allowDoubleDetection !== true,
+        idempotentForMs: PUBLISH_WITH_RESPONSE_RETRY_WINDOW_MS,
+      },
+      options,
+    );
   }
 
+  /** Fire-and-forget: publishWithResponse's switches are not part of its body and are not sent. */
   async publish(request: PublishRequest, options?: CallOptions): Promise<void> {
-    await this.call('publish', this.publishSpec('publish', request), options);
+    await this.call('publish', this.publishSpec('publish', request, {}), options);
   }
 
-  /** The matched person, or null when the image holds no face or nobody matched (the API's 404). */
+  /**
+   * The matched person, or null when the image holds no face or nobody matched (a 404, as lookup
+   * documents; recognize's own status codes are not visible in the guide).
+   */
   async recognize(request: RecognizeRequest, options?: CallOptions): Promise<EdgePerson | null> {
     const croppedAligned = this.image('recognize', 'croppedAligned', request.croppedAligned);
     const { embeddings, recognitionModel } = request;
+    const fields = { ...sighting(request), embeddings, recognitionModel };
     return this.jsonOrNull(
       'recognize',
-      { body: () => jsonWithBase64({ embeddings, recognitionModel }, { croppedAligned }, this.bodyBuffers) },
+      { body: () => jsonWithBase64(fields, { croppedAligned }, this.bodyBuffers) },
       options,
     );
   }
@@ -387,11 +443,21 @@ export class IdentitiesClient {
 
   // ---- People ----
 
-  async queryPeople(query: PeopleQuery = {}, options?: CallOptions): Promise<Person[]> {
+  /** By tagId, or by entityFieldName and (optionally) entityFieldStringValue. */
+  async queryPeople(query: PeopleQuery = {}, options?: CallOptions): Promise<IdentityPersonItem[]> {
     return this.json('queryPeople', { query }, options);
   }
 
-  async getPerson(personId: string, options?: CallOptions): Promise<Person> {
+  /** The path-style form of the entity-field search. */
+  async queryPeopleByEntityField(
+    fieldName: string,
+    fieldValue: string,
+    options?: CallOptions,
+  ): Promise<IdentityPersonItem[]> {
+    return this.json('queryPeopleByEntityField', { path: { fieldName, fieldValue } }, options);
+  }
+
+  async getPerson(personId: string, options?: CallOptions): Promise<IdentityPersonItem> {
     return this.json('getPerson', { path: { personId } }, options);
   }
 
@@ -399,52 +465,62 @@ export class IdentitiesClient {
     return this.json('getAliases', { path: { personId } }, options);
   }
 
-  async upsertAlias(personId: string, alias: AliasUpsert, options?: CallOptions): Promise<Alias> {
-    return this.json('upsertAlias', { path: { personId }, body: () => json(alias) }, options);
+  /** Updates the alias named by personAliasId, or creates one without it. */
+  async upsertAlias(personId: string, alias: Alias, options?: CallOptions): Promise<Alias> {
+    return this.upsert('upsertAlias', personId, alias, options);
   }
 
-  async deleteAlias(personId: string, aliasId: string, options?: CallOptions): Promise<void> {
-    await this.call('deleteAlias', { path: { personId }, ids: { aliasId } }, options);
+  async deleteAlias(personId: string, personAliasId: string, options?: CallOptions): Promise<void> {
+    await this.call('deleteAlias', { path: { personId, aliasId: personAliasId } }, options);
   }
 
-  async getPersonTags(personId: string, options?: CallOptions): Promise<PersonTag[]> {
-    return this.json('getPersonTags', { path: { personId } }, options);
+  async getPersonTags(
+    personId: string,
+    query: { tagName?: string } = {},
+    options?: CallOptions,
+  ): Promise<PersonTag[]> {
+    return this.json('getPersonTags', { path: { personId }, query }, options);
   }
 
-  async upsertPersonTag(personId: string, tag: PersonTagUpsert, options?: CallOptions): Promise<PersonTag> {
-    return this.json('upsertPersonTag', { path: { personId }, body: () => json(tag) }, options);
+  /** Applies a tag ({tagId, expires?}); without expires the tag's default period applies. */
+  async upsertPersonTag(personId: string, tag: PersonTag, options?: CallOptions): Promise<PersonTag> {
+    return this.upsert('upsertPersonTag', personId, tag, options);
   }
 
-  async deletePersonTag(personId: string, tagId: string, options?: CallOptions): Promise<void> {
-    await this.call('deletePersonTag', { path: { personId }, ids: { tagId } }, options);
+  async deletePersonTag(personId: string, personTagId: string, options?: CallOptions): Promise<void> {
+    await this.call('deletePersonTag', { path: { personId, personTagId } }, options);
   }
 
   async getNotes(personId: string, options?: CallOptions): Promise<Note[]> {
     return this.json('getNotes', { path: { personId } }, options);
   }
 
-  async upsertNote(personId: string, note: NoteUpsert, options?: CallOptions): Promise<Note> {
-    return this.json('upsertNote', { path: { personId }, body: () => json(note) }, options);
+  async upsertNote(personId: string, note: Note, options?: CallOptions): Promise<Note> {
+    return this.upsert('upsertNote', personId, note, options);
   }
 
   async deleteNote(personId: string, noteId: string, options?: CallOptions): Promise<void> {
-    await this.call('deleteNote', { path: { personId }, ids: { noteId } }, options);
+    await this.call('deleteNote', { path: { personId, noteId } }, options);
   }
 
-  async upsertAddress(personId: string, address: AddressUpsert, options?: CallOptions): Promise<Address> {
-    return this.json('upsertAddress', { path: { personId }, body: () => json(address) }, options);
+  async upsertAddress(personId: string, address: Address, options?: CallOptions): Promise<Address> {
+    return this.upsert('upsertAddress', personId, address, options);
   }
 
-  async getEntityFields(personId: string, options?: CallOptions): Promise<EntityField[]> {
-    return this.json('getEntityFields', { path: { personId } }, options);
+  async getEntityFields(
+    personId: string,
+    query: { fieldName?: string } = {},
+    options?: CallOptions,
+  ): Promise<EntityField[]> {
+    return this.json('getEntityFields', { path: { personId }, query }, options);
   }
 
   async upsertEntityField(personId: string, field: EntityField, options?: CallOptions): Promise<EntityField> {
-    return this.json('upsertEntityField', { path: { personId }, body: () => json(field) }, options);
+    return this.upsert('upsertEntityField', personId, field, options);
   }
 
-  async deleteEntityField(personId: string, name: string, options?: CallOptions): Promise<void> {
-    await this.call('deleteEntityField', { path: { personId }, ids: { name } }, options);
+  async deleteEntityField(personId: string, entityFieldId: string, options?: CallOptions): Promise<void> {
+    await this.call('deleteEntityField', { path: { personId, entityId: entityFieldId } }, options);
   }
 
   async getEnrollmentPhoto(faceId: string, options?: CallOptions): Promise<BinaryResult> {
@@ -455,19 +531,25 @@ export class IdentitiesClient {
     return this.binary('getDetectionPhoto', { path: { faceId, detectionId } }, options);
   }
 
-  async uploadFileDocument(upload: DocumentUpload, options?: CallOptions): Promise<void> {
+  /**
+   * The upload answers with an empty body, so an id the server generated could never be learnt:
+   * without upload.publicId the client makes one, and returns the id to download the file by.
+   */
+  async uploadFileDocument(upload: DocumentUpload, options?: CallOptions): Promise<{ publicId: string }> {
     const data = this.documentBytes(upload.file);
     const file: MultipartFile = {
       data,
       fileName: upload.fileName || 'document',
       contentType: upload.contentType || sniffImageType(data) || 'application/octet-stream',
     };
-    const { personId, name, description, publicId } = upload;
+    const { personId, name, description } = upload;
+    const publicId = upload.publicId || randomUUID();
     await this.call(
       'uploadFileDocument',
       { body: () => multipart({ personId, name, description, publicId, file }) },
       options,
     );
+    return { publicId };
   }
 
   async downloadFileDocument(
@@ -478,21 +560,32 @@ export class IdentitiesClient {
     return this.binary('downloadFileDocument', { path: { personId, documentId } }, options);
   }
 
-  async getDetectionsByFace(faceId: string, options?: CallOptions): Promise<Detection[]> {
-    return this.json('getDetectionsByFace', { path: { faceId } }, options);
+  /** Server defaults: skip 0, take 10, oldest first (dateAscending true). */
+  async getDetectionsByFace(
+    faceId: string,
+    query: DetectionsQuery = {},
+    options?: CallOptions,
+  ): Promise<Detection[]> {
+    return this.json('getDetectionsByFace', { path: { faceId }, query }, options);
   }
 
-  async getDetectionsByPerson(personId: string, options?: CallOptions): Promise<Detection[]> {
-    return this.json('getDetectionsByPerson', { path: { personId } }, options);
+  /** Server defaults: skip 0, take 10, oldest first (dateAscending true). */
+  async getDetectionsByPerson(
+    personId: string,
+    query: DetectionsQuery = {},
+    options?: CallOptions,
+  ): Promise<Detection[]> {
+    return this.json('getDetectionsByPerson', { path: { personId }, query }, options);
   }
 
   // ---- Tags ----
 
-  async listTags(options?: CallOptions): Promise<Tag[]> {
-    return this.json('listTags', {}, options);
+  /** Every tag, or with tagName the tags of exactly that name. */
+  async listTags(query: { tagName?: string } = {}, options?: CallOptions): Promise<Tag[]> {
+    return this.json('listTags', { query }, options);
   }
 
-  async createTag(tag: TagRequest, options?: CallOptions): Promise<Tag> {
+  async createTag(tag: Tag, options?: CallOptions): Promise<Tag> {
     return this.json('createTag', { body: () => json(tag) }, options);
   }
 
@@ -500,8 +593,10 @@ export class IdentitiesClient {
     return this.json('getTag', { path: { tagId } }, options);
   }
 
-  async updateTag(tagId: string, tag: TagRequest, options?: CallOptions): Promise<Tag> {
-    return this.json('updateTag', { path: { tagId }, body: () => json(tag) }, options);
+  /** The server's tag, or the tag as sent when the server answers with an empty body. */
+  async updateTag(tagId: string, tag: Tag, options?: CallOptions): Promise<Tag> {
+    const response = await this.call('updateTag', { path: { tagId }, body: () => json(tag) }, options);
+    return this.echoed('updateTag', response, { ...tag, tagId });
   }
 
   async deleteTag(tagId: string, options?: CallOptions): Promise<void> {
@@ -554,29 +649,38 @@ export class IdentitiesClient {
     });
   }
 
-  /**
-   * With duplicate prevention on (allowDoubleDetection off, the default) the server records a face
-   * from the same detector once within its window, so a publish sent twice within it is recorded
-   * once: safe to retry while the window lasts, the fire-and-forget publish as much as
-   * publishWithResponse.
-   */
-  private publishSpec(operation: 'publish' | 'publishWithResponse', request: PublishRequest): RequestSpec {
-    const { expanded, croppedAligned, detectTimeUtc, ianaTimeZone, ...rest } = request;
+  /** The body both publishes share, with `switches` (publishWithResponse's options) beside it. */
+  private publishSpec(
+    operation: 'publish' | 'publishWithResponse',
+    request: PublishRequest,
+    switches: PublishOptions,
+  ): RequestSpec {
+    const { expanded, croppedAligned, embeddings, recognitionModel } = request;
     const images = {
       expanded: this.image(operation, 'expanded', expanded),
       croppedAligned:
         croppedAligned === undefined ? undefined : this.image(operation, 'croppedAligned', croppedAligned),
     };
-    const fields = {
-      ...rest,
-      ianaTimeZone: ianaTimeZone || hostTimeZone(),
-      detectTimeUtc: isoSeconds(detectTimeUtc),
-    };
-    return {
-      body: () => jsonWithBase64(fields, images, this.bodyBuffers),
-      idempotent: request.allowDoubleDetection !== true,
-      idempotentForMs: PUBLISH_DUPLICATE_WINDOW_MS,
-    };
+    const fields = { ...sighting(request), ...switches, embeddings, recognitionModel };
+    return { body: () => jsonWithBase64(fields, images, this.bodyBuffers) };
+  }
+
+  /**
+   * A PUT upsert. The guide does not show what it answers: the stored item as JSON, or (the client
+   * accepts both) an empty 200 or 204, after which the item is returned as it was sent.
+   */
+  private async upsert<T extends object>(
+    operation: 'upsertAlias' | 'upsertPersonTag' | 'upsertNote' | 'upsertAddress' | 'upsertEntityField',
+    personId: string,
+    item: T,
+    options?: CallOptions,
+  ): Promise<T> {
+    const response = await this.call(operation, { path: { personId }, body: () => json(item) }, options);
+    return this.echoed(operation, response, item);
+  }
+
+  private echoed<T>(operation: OperationId, response: RawResponse, sent: T): T {
+    return optionalJson(response.data) === undefined ? sent : this.parseJson<T>(operation, response);
   }
 
   private async json<Op extends OperationId>(
@@ -629,12 +733,9 @@ export class IdentitiesClient {
   private url(operation: OperationId, spec: RequestSpec): string {
     // Percent-encoded, so an id like "a/b?c" stays one path segment.
     const path = OPERATIONS[operation].path.replace(/\{(\w+)\}/g, (_, name: string) =>
-      encodeURIComponent(checkedId(operation, name, spec.path?.[name], true)),
+      encodeURIComponent(checkedId(operation, name, spec.path?.[name])),
     );
     const query = new URLSearchParams();
-    for (const [name, value] of Object.entries(spec.ids ?? {})) {
-      query.append(name, checkedId(operation, name, value));
-    }
     for (const [name, value] of Object.entries(spec.query ?? {})) {
       if (value !== undefined && value !== null && value !== '') query.append(name, String(value));
     }
@@ -652,7 +753,9 @@ export class IdentitiesClient {
     options: CallOptions = {},
   ): Promise<RawResponse> {
     const url = this.url(operation, spec);
-    const idempotent = spec.idempotent ?? OPERATIONS[operation].idempotent;
+    const info: { idempotent: boolean; rejectedImageStatus?: number } = OPERATIONS[operation];
+    const { rejectedImageStatus } = info;
+    const idempotent = spec.idempotent ?? info.idempotent;
     const deadline = options.deadline ?? Infinity;
     const retryUntil = Math.min(deadline, Date.now() + (spec.idempotentForMs ?? Infinity));
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
@@ -667,6 +770,8 @@ export class IdentitiesClient {
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         if (err.code === 'RATE_LIMITED') this.options.onRateLimited?.(err.retryAfterMs);
+        // The guide's "image rejected": the same image is rejected again.
+        if (err.status !== undefined && err.status === rejectedImageStatus) throw err;
         const delay = this.retries.delayBefore(err, attempt, idempotent, retryUntil, Date.now());
         if (delay === undefined) throw err;
         this.options.log?.('debug', `${err.message}; trying again in ${Math.round(delay)} ms`);
@@ -819,15 +924,15 @@ export class IdentitiesClient {
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
- * An id for the path or the query: not blank, well-formed text (a lone surrogate cannot be
- * encoded; URLSearchParams would silently send U+FFFD, another id), and as a path segment not "."
- * or ".." (which URL resolution would turn into another route).
+ * An id for a path segment: not blank, well-formed text (a lone surrogate cannot be encoded;
+ * encodeURIComponent would throw), and not "." or ".." (which URL resolution would turn into
+ * another route).
  */
-function checkedId(operation: OperationId, name: string, value: unknown, segment = false): string {
+function checkedId(operation: OperationId, name: string, value: unknown): string {
   const invalid = (problem: string) =>
     new ApiError({ operation, code: 'INVALID_INPUT', message: `${name} ${problem}` });
   if (typeof value !== 'string' || value.trim() === '') throw invalid('is missing or empty');
-  if (segment && (value === '.' || value === '..')) throw invalid(`must not be "${value}"`);
+  if (value === '.' || value === '..') throw invalid(`must not be "${value}"`);
   if (LONE_SURROGATE.test(value)) throw invalid('is not well-formed text (it holds a lone UTF-16 surrogate)');
   return value;
 }
