@@ -46,9 +46,10 @@ export async function seedDemo(client: IdentitiesClient): Promise<void> {
     photoReferenceId: 'demo-obama',
   });
   await client.upsertAlias(personId, { firstName: 'Barack', lastName: 'Obama', title: 'President' });
-  const vip =
-    (await client.listTags()).find((tag) => tag.name === 'VIP') ?? (await client.createTag({ name: 'VIP' }));
-  await client.upsertPersonTag(personId, { tagId: vip.tagId });
+  const [existing] = await client.listTags({ tagName: 'VIP' });
+  const { tagId } = existing ?? (await client.createTag({ tagName: 'VIP' }));
+  if (!tagId) throw new Error('the server answered a VIP tag without a tagId');
+  await client.upsertPersonTag(personId, { tagId });
 }
 
 /** A core tls-config node that verifies the server's certificate against the CA in `caFile`. */
