@@ -7,14 +7,14 @@
 import path from 'node:path';
 import type { NodeAPI } from 'node-red';
 import type {
-  AddressUpsert,
+  Address,
+  Alias,
   CallOptions,
-  IdentitiesClient,
-  AliasUpsert,
   DatetimeFieldSettingRequest,
   EntityField,
-  NoteUpsert,
-  PersonTagUpsert,
+  IdentitiesClient,
+  Note,
+  PersonTag,
   StringFieldSettingRequest,
 } from '../client/client';
 import type { Inputs } from './lib/inputs';
@@ -51,24 +51,25 @@ const operations = {
   async queryPeople(inputs) {
     const query = {
       tagId: inputs.optionalMsgText('tagId'),
-      tagName: inputs.optionalMsgText('tagName'),
       entityFieldName: inputs.optionalMsgText('entityFieldName'),
-      entityFieldValue: inputs.optionalMsgText('entityFieldValue'),
-      skip: inputs.optionalMsgInteger('skip'),
-      take: inputs.optionalMsgInteger('take'),
+      entityFieldStringValue: inputs.optionalMsgText('entityFieldStringValue'),
     };
     return (client, call) => client.queryPeople(query, call);
   },
   getPerson: byMsgId('personId', (client, id, call) => client.getPerson(id, call)),
   getAliases: byMsgId('personId', (client, id, call) => client.getAliases(id, call)),
-  upsertAlias: byMsgIdAndBody<AliasUpsert>('personId', (client, personId, alias, call) =>
+  upsertAlias: byMsgIdAndBody<Alias>('personId', (client, personId, alias, call) =>
     client.upsertAlias(personId, alias, call),
   ),
   deleteAlias: byMsgIds('personId', 'aliasId', (client, personId, aliasId, call) =>
     client.deleteAlias(personId, aliasId, call),
   ),
-  getPersonTags: byMsgId('personId', (client, id, call) => client.getPersonTags(id, call)),
-  upsertPersonTag: byMsgIdAndBody<PersonTagUpsert>(
+  async getPersonTags(inputs) {
+    const personId = inputs.msgText('personId');
+    const query = { tagName: inputs.optionalMsgText('tagName') };
+    return (client, call) => client.getPersonTags(personId, query, call);
+  },
+  upsertPersonTag: byMsgIdAndBody<PersonTag>(
     'personId',
     (client, personId, tag, call) => client.upsertPersonTag(personId, tag, call),
     'tagId',
@@ -77,23 +78,25 @@ const operations = {
     client.deletePersonTag(personId, tagId, call),
   ),
   getNotes: byMsgId('personId', (client, id, call) => client.getNotes(id, call)),
-  upsertNote: byMsgIdAndBody<NoteUpsert>(
-    'personId',
-    (client, personId, note, call) => client.upsertNote(personId, note, call),
-    'text',
+  upsertNote: byMsgIdAndBody<Note>('personId', (client, personId, note, call) =>
+    client.upsertNote(personId, note, call),
   ),
   deleteNote: byMsgIds('personId', 'noteId', (client, personId, noteId, call) =>
     client.deleteNote(personId, noteId, call),
   ),
-  upsertAddress: byMsgIdAndBody<AddressUpsert>('personId', (client, personId, address, call) =>
+  upsertAddress: byMsgIdAndBody<Address>('personId', (client, personId, address, call) =>
     client.upsertAddress(personId, address, call),
   ),
-  getEntityFields: byMsgId('personId', (client, id, call) => client.getEntityFields(id, call)),
+  async getEntityFields(inputs) {
+    const personId = inputs.msgText('personId');
+    const query = { fieldName: inputs.optionalMsgText('fieldName') };
+    return (client, call) => client.getEntityFields(personId, query, call);
+  },
   upsertEntityField: byMsgIdAndBody<EntityField>('personId', (client, personId, field, call) =>
     client.upsertEntityField(personId, field, call),
   ),
-  deleteEntityField: byMsgIds('personId', 'fieldName', (client, personId, name, call) =>
-    client.deleteEntityField(personId, name, call),
+  deleteEntityField: byMsgIds('personId', 'entityFieldId', (client, personId, id, call) =>
+    client.deleteEntityField(personId, id, call),
   ),
   getEnrollmentPhoto: byMsgId('faceId', (client, id, call) => client.getEnrollmentPhoto(id, call)),
   getDetectionPhoto: byMsgIds('faceId', 'detectionId', (client, faceId, detectionId, call) =>
@@ -117,8 +120,10 @@ const operations = {
   downloadFileDocument: byMsgIds('personId', 'documentId', (client, personId, documentId, call) =>
     client.downloadFileDocument(personId, documentId, call),
   ),
-  getDetectionsByFace: byMsgId('faceId', (client, id, call) => client.getDetectionsByFace(id, call)),
-  getDetectionsByPerson: byMsgId('personId', (client, id, call) => client.getDetectionsByPerson(id, call)),
+  getDetectionsByFace: byMsgId('faceId', (client, id, call) => client.getDetectionsByFace(id, {}, call)),
+  getDetectionsByPerson: byMsgId('personId', (client, id, call) =>
+    client.getDetectionsByPerson(id, {}, call),
+  ),
   setStringFieldSetting: fieldSetting<StringFieldSettingRequest>(
     (client, entityType, fieldId, setting, call) =>
       client.setStringFieldSetting(entityType, fieldId, setting, call),

@@ -8,15 +8,14 @@ import { annotation, personName } from './lib/faces';
 import { serveMessages, type Delivery, type FlowNodeDef, type OutputMessages } from './lib/flow-node';
 import { shared, translate } from './lib/i18n';
 import { Inputs, type TypedSettings } from './lib/inputs';
+import { readSighting, type SightingSettings } from './lib/sighting';
 
 interface PublishDef
   extends
     FlowNodeDef,
+    SightingSettings,
     TypedSettings<
       | 'image'
-      | 'detectorName'
-      | 'ianaTimeZone'
-      | 'detectTime'
       | 'largestFaceOnly'
       | 'allowDoubleDetection'
       | 'includePerson'
@@ -44,24 +43,6 @@ const MATCHED = 0;
 const UNKNOWN = 1;
 const NO_FACE = 2;
 
-/**
- * Zones already found valid: building an Intl.DateTimeFormat to check one costs 0.1-0.5 ms, and a
- * flow sends the same zone with every message. Bounded, like the translations in lib/i18n.ts.
- */
-const knownZones = new Set<string>();
-const MAX_KNOWN_ZONES = 100;
-
-function isTimeZone(zone: string): boolean {
-  if (knownZones.has(zone)) return true;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-  } catch {
-    return false;
-  }
-  if (knownZones.size < MAX_KNOWN_ZONES) knownZones.add(zone);
-  return true;
-}
-
 export = function (RED: NodeAPI) {
   function IdentitiesPublishNode(this: Node, def: PublishDef) {
     RED.nodes.createNode(this, def);
@@ -69,29 +50,12 @@ export = function (RED: NodeAPI) {
     const perFace = def.split === 'each';
     const routed = def.separateOutputs === true && !fireAndForget;
 
-    async function detectTime(inputs: Inputs): Promise<Date | undefined> {
-      const value = await inputs.value('detectTime', 'detectTimeUtc');
-      if (value === undefined || value === null || value === '') return undefined;
-      const time =
-        value instanceof Date || typeof value === 'number' || typeof value === 'string'
-          ? new Date(value)
-          : undefined;
-      if (!time || Number.isNaN(time.getTime())) return inputs.fail('notTime', { field: 'detectTimeUtc' });
-      return time;
-    }
-
     async function request(inputs: Inputs): Promise<PublishRequest> {
-      const ianaTimeZone = await inputs.optionalText('ianaTimeZone', 'ianaTimeZone');
-      if (ianaTimeZone && !isTimeZone(ianaTimeZone)) {
-        inputs.fail('notTimeZone', { field: 'ianaTimeZone', found: ianaTimeZone.slice(0, 60) });
-      }
       // Telling matched from unknown faces needs the person record on each matched face.
       const includePerson = routed || (await inputs.flag('includePerson', 'includePerson', false));
       return {
         expanded: await inputs.image('image', 'expanded'),
-        detectorName: await inputs.text('detectorName', 'detectorName'),
-        ianaTimeZone,
-        detectTimeUtc: await detectTime(inputs),
+        ...(await readSighting(inputs)),
         largestFaceOnly: await inputs.flag('largestFaceOnly', 'largestFaceOnly', true),
         allowDoubleDetection: await inputs.flag('allowDoubleDetection', 'allowDoubleDetection', false),
         includePerson,

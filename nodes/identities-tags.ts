@@ -3,22 +3,23 @@
  * the dialog or msg.operation, the tag's id from msg.tagId, the tag itself from msg.payload.
  */
 import type { NodeAPI } from 'node-red';
-import type { TagRequest } from '../client/client';
+import type { Tag } from '../client/client';
 import { byMsgId, byMsgIdAndBody, registerOperationNode, type Operation } from './lib/operations';
 
 const operations = {
-  async listTags() {
-    return (client, call) => client.listTags(call);
+  async listTags(inputs) {
+    const query = { tagName: inputs.optionalMsgText('tagName') };
+    return (client, call) => client.listTags(query, call);
   },
   async createTag(inputs) {
-    const tag = inputs.body<TagRequest>('name');
+    const tag = inputs.body<Tag>('tagName');
     return (client, call) => client.createTag(tag, call);
   },
   getTag: byMsgId('tagId', (client, id, call) => client.getTag(id, call)),
-  updateTag: byMsgIdAndBody<TagRequest>(
+  updateTag: byMsgIdAndBody<Tag>(
     'tagId',
     (client, id, tag, call) => client.updateTag(id, tag, call),
-    'name',
+    'tagName',
   ),
   deleteTag: byMsgId('tagId', (client, id, call) => client.deleteTag(id, call)),
 } satisfies Record<string, Operation>;

@@ -9,8 +9,12 @@ import { personName } from './faces';
 import { serveMessages, type FlowNodeDef } from './flow-node';
 import { shared, translate } from './i18n';
 import { Inputs, type TypedSettings } from './inputs';
+import { readSighting, type SightingSettings } from './sighting';
 
-type FaceMatchDef = FlowNodeDef & TypedSettings<'image' | 'embeddings' | 'recognitionModel'>;
+/** recognize's node also has the sighting properties (detector, zone, time); lookup's has not. */
+type FaceMatchDef = FlowNodeDef &
+  TypedSettings<'image' | 'embeddings' | 'recognitionModel'> &
+  Partial<SightingSettings>;
 
 /** Precomputed embeddings: finite numbers (a Float32Array is taken too). */
 function embeddingNumbers(inputs: Inputs, value: unknown, errorKey: string): number[] | undefined {
@@ -38,11 +42,11 @@ function serveFaceMatch(
       ? undefined
       : embeddingNumbers(inputs, raw, operation === 'lookup' ? 'notEmbeddingsOrBuffer' : 'notEmbeddings');
     const recognitionModel = await inputs.optionalText('recognitionModel', 'recognitionModel');
+    const sighting = operation === 'recognize' ? await readSighting(inputs) : undefined;
     return async (client, call) => {
-      const person: EdgePerson | null =
-        operation === 'lookup'
-          ? await client.lookup({ croppedAligned, embeddings: blob ?? numbers, recognitionModel }, call)
-          : await client.recognize({ croppedAligned, embeddings: numbers, recognitionModel }, call);
+      const person: EdgePerson | null = sighting
+        ? await client.recognize({ ...sighting, croppedAligned, embeddings: numbers, recognitionModel }, call)
+        : await client.lookup({ croppedAligned, embeddings: blob ?? numbers, recognitionModel }, call);
       msg.image = croppedAligned;
       msg.payload = person;
       if (!person) return { outputs: [null, msg], status: translate(RED, shared('status.noMatch')) };
