@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError, redact } from './errors';
 import { BodyBuffers, json, jsonWithBase64, multipart, type BuiltBody, type MultipartFile } from './bodies';
+import { DriftWatch, type DriftReport } from './drift';
 import type { components, operations } from './generated/identities';
 import { OPERATIONS } from './generated/operations';
 import { sniffImageType, toImageBuffer, type ImageInput } from './images';
@@ -12,6 +13,8 @@ import { errorText, httpError, Transport, type RawResponse, type TlsOptions } fr
 import { resolveProxy, type ProxyOptions } from './proxy';
 import { RetryPolicy, type RetryOptions } from './retry';
 import { TokenManager } from './token';
+
+export type { DriftProblem, DriftReport } from './drift';
 
 type Schemas = components['schemas'];
 export type OperationId = keyof operations;
@@ -129,6 +132,14 @@ export interface ClientOptions {
   userAgent?: string;
   /** Called on login, renewal and re-login; texts never hold a secret. */
   log?: (level: 'debug' | 'warn', message: string) => void;
+  /**
+   * Called when a server's 200 answer differs from the contract (openapi/identities.yaml): a field
+   * the contract lacks (`unknown`), a required field that is absent (`missing`), or a value of
+   * another JSON type (`type`). Once per client for each operation, field path and problem; the
+   * answer is returned as the server sent it (unknown fields are kept). Reports name fields and
+   * JSON types, never values. Without it nothing is checked. See client/drift.ts for the cost.
+   */
+  onDrift?: (report: DriftReport) => void;
 }
 
 type JsonResponse<Op extends OperationId> = operations[Op]['responses'] extends {
@@ -245,15 +256,19 @@ function fileName(contentDisposition: string | undefined): string | undefined {
   return /filename="?([^";]+)"?/i.exec(contentDisposition)?.[1];
 }
 
-/** Whatever shape the server gives the token in: `{token}`, `{accessToken}`, `{access_token}` or a bare string. */
-function tokenFrom(data: Buffer): string | undefined {
+/** A login's answer: JSON, or its text when it is not JSON (a bare token). */
+function loginAnswer(data: Buffer): unknown {
   const text = data.toString('utf8').trim();
-  let body: unknown = text;
   try {
-    body = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
-    // A bare token, not JSON.
+    return text;
   }
+}
+
+/** Whatever shape the server gives the token in: `{token}`, `{accessToken}`, `{access_token}` or a bare string. */
+function tokenFrom(answer: unknown): string | undefined {
+  let body = answer;
   if (typeof body === 'object' && body !== null) {
     const record = body as Record<string, unknown>;
     body = record.token ?? record.accessToken ?? record.access_token ?? record.jwt;
@@ -273,6 +288,7 @@ export class IdentitiesClient {
   private readonly proxyPassword: string | undefined;
   /** Memory for image bodies, reused request after request (see BodyBuffers). */
   private readonly bodyBuffers = new BodyBuffers();
+  private readonly drift: DriftWatch | undefined;
   private closed = false;
 
   constructor(private readonly options: ClientOptions) {
@@ -288,6 +304,7 @@ export class IdentitiesClient {
       userAgent: options.userAgent,
     });
     this.retries = new RetryPolicy(options.retry);
+    this.drift = options.onDrift && new DriftWatch(this.reportDrift(options.onDrift));
     this.tokens = new TokenManager(
       { login: () => this.authenticate(), renew: (token) => this.renewToken(token) },
       { renewBeforeMs: options.renewBeforeMs },
@@ -717,9 +734,21 @@ export class IdentitiesClient {
       : { data: response.data, contentType, fileName: name };
   }
 
+  /** The caller's listener, whose failure must not turn a good answer into an error. */
+  private reportDrift(onDrift: (report: DriftReport) => void): (report: DriftReport) => void {
+    return (report) => {
+      try {
+        onDrift(report);
+      } catch (err) {
+        this.options.log?.('warn', `onDrift failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    };
+  }
+
   private parseJson<T>(operation: OperationId, response: RawResponse): T {
+    let answer: unknown;
     try {
-      return JSON.parse(response.data.toString('utf8')) as T;
+      answer = JSON.parse(response.data.toString('utf8'));
     } catch {
       throw new ApiError({
         operation,
@@ -728,6 +757,8 @@ export class IdentitiesClient {
         message: `expected JSON, got ${response.data.length} bytes of ${response.headers['content-type'] ?? 'unknown type'}`,
       });
     }
+    this.drift?.check(operation, answer);
+    return answer as T;
   }
 
   private url(operation: OperationId, spec: RequestSpec): string {
@@ -885,7 +916,7 @@ export class IdentitiesClient {
         message: `wrong username or password for user "${username}" (HTTP ${response.status})`,
       });
     }
-    const token = tokenFrom(this.checked('authenticate', response).data);
+    const token = this.tokenOf('authenticate', response);
     if (!token) {
       throw new ApiError({
         operation: 'authenticate',
@@ -895,6 +926,12 @@ export class IdentitiesClient {
       });
     }
     return token;
+  }
+
+  private tokenOf(operation: 'authenticate' | 'renewToken', response: RawResponse): string | undefined {
+    const answer = loginAnswer(this.checked(operation, response).data);
+    this.drift?.check(operation, answer);
+    return tokenFrom(answer);
   }
 
   private async renewToken(current: string): Promise<string> {
@@ -908,7 +945,7 @@ export class IdentitiesClient {
         signal,
       }),
     );
-    const token = tokenFrom(this.checked('renewToken', response).data);
+    const token = this.tokenOf('renewToken', response);
     if (!token) {
       throw new ApiError({
         operation: 'renewToken',

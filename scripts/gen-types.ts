@@ -1,9 +1,11 @@
 /**
  * Generates, from openapi/identities.yaml (the single source of the API contract):
  * - client/generated/identities.ts: request/response types, by openapi-typescript;
- * - client/generated/operations.ts: each operation's method, path and permissions.
- * test/client/contract.spec.ts fails when either committed file is stale: run `npm run gen:types`
- * after every change to the YAML.
+ * - client/generated/operations.ts: each operation's method, path and permissions;
+ * - client/generated/shapes.ts: each operation's 200 JSON answer as a Shape (client/drift.ts), which
+ *   the client compares answers with to report where a server differs from the contract.
+ * test/client/contract.spec.ts fails when a committed file is stale: run `npm run gen:types` after
+ * every change to the YAML.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,6 +19,7 @@ const ROOT = path.join(__dirname, '..');
 export const GENERATED = {
   types: path.join(ROOT, 'client', 'generated', 'identities.ts'),
   operations: path.join(ROOT, 'client', 'generated', 'operations.ts'),
+  shapes: path.join(ROOT, 'client', 'generated', 'shapes.ts'),
 };
 
 const HEADER =
@@ -25,6 +28,7 @@ const HEADER =
 
 interface ContractOperation {
   operationId: string;
+  responses?: Record<string, { content?: Record<string, { schema?: Schema }> }>;
   security?: unknown[];
   'x-permission'?: string[];
   'x-idempotent'?: boolean;
@@ -32,8 +36,13 @@ interface ContractOperation {
   'x-rejected-image-status'?: number;
 }
 
+interface Contract {
+  paths: Record<string, Record<string, unknown>>;
+  components?: { schemas?: Record<string, Schema> };
+}
+
 /** Every operation of the contract with what the client needs at run time. */
-function contractOperations(contract: { paths: Record<string, Record<string, unknown>> }) {
+function contractOperations(contract: Contract) {
   return Object.entries(contract.paths).flatMap(([route, item]) =>
     METHODS.flatMap((method) => {
       const op = item[method] as ContractOperation | undefined;
@@ -48,15 +57,16 @@ function contractOperations(contract: { paths: Record<string, Record<string, unk
           // GETs change nothing; a POST says so with x-idempotent.
           idempotent: method === 'get' || op['x-idempotent'] === true,
           ...(op['x-rejected-image-status'] && { rejectedImageStatus: op['x-rejected-image-status'] }),
+          answer: op.responses?.['200']?.content?.['application/json']?.schema,
         },
       ];
     }),
   );
 }
 
-function operationsModule(contract: { paths: Record<string, Record<string, unknown>> }): string {
+function operationsModule(contract: Contract): string {
   const rows = contractOperations(contract).map(
-    ({ operationId, ...info }) => `  ${operationId}: ${JSON.stringify(info)},`,
+    ({ operationId, answer: _answer, ...info }) => `  ${operationId}: ${JSON.stringify(info)},`,
   );
   return (
     HEADER +
@@ -65,18 +75,146 @@ function operationsModule(contract: { paths: Record<string, Record<string, unkno
   );
 }
 
-export async function generate(): Promise<{ types: string; operations: string }> {
+type Schema = Record<string, unknown>;
+const JSON_TYPES = new Set(['string', 'number', 'integer', 'boolean', 'array', 'object', 'null']);
+
+/** A Shape (client/drift.ts) while it is built; `name` marks a component schema, emitted once. */
+interface DraftShape {
+  name?: string;
+  type?: string[];
+  fields?: Record<string, DraftShape>;
+  required?: string[];
+  items?: DraftShape;
+}
+
+/** JSON schemas as Shapes: $refs resolved (each component once), allOf merged, nullable read. */
+class ShapeBuilder {
+  private readonly components = new Map<string, DraftShape>();
+  /** Component schemas in an order in which each comes after those it uses. */
+  readonly ordered: DraftShape[] = [];
+
+  constructor(private readonly schemas: Record<string, Schema>) {}
+
+  shape(schema: Schema, where: string): DraftShape {
+    if (typeof schema.$ref === 'string') return this.component(schema.$ref, where);
+    for (const keyword of ['oneOf', 'anyOf', 'not'] as const) {
+      if (keyword in schema) throw new Error(`${where}: ${keyword} has no Shape; teach gen-types.ts it`);
+    }
+    const parts = [this.own(schema, where), ...this.list(schema.allOf, where)];
+    return parts.reduce(merge);
+  }
+
+  private own(schema: Schema, where: string): DraftShape {
+    const declared = typeof schema.type === 'string' ? [schema.type] : (schema.type as string[] | undefined);
+    const properties = schema.properties as Record<string, Schema> | undefined;
+    const implied = properties ? ['object'] : schema.items ? ['array'] : undefined;
+    let type = declared ?? implied;
+    if (type && schema.nullable === true) type = [...type, 'null'];
+    const unknown = type?.find((t) => !JSON_TYPES.has(t));
+    if (unknown) throw new Error(`${where}: unknown type ${unknown}`);
+    const draft: DraftShape = {};
+    if (type) draft.type = type;
+    if (properties) {
+      draft.fields = Object.fromEntries(
+        Object.entries(properties).map(([name, property]) => [
+          name,
+          this.shape(property, `${where}.${name}`),
+        ]),
+      );
+    }
+    if (Array.isArray(schema.required) && schema.required.length > 0) {
+      draft.required = schema.required as string[];
+    }
+    if (schema.items) draft.items = this.shape(schema.items as Schema, `${where}[]`);
+    return draft;
+  }
+
+  private list(value: unknown, where: string): DraftShape[] {
+    return ((value as Schema[] | undefined) ?? []).map((part, i) => this.shape(part, `${where}.allOf[${i}]`));
+  }
+
+  private component(ref: string, where: string): DraftShape {
+    const name = /^#\/components\/schemas\/(\w+)$/.exec(ref)?.[1];
+    const schema = name === undefined ? undefined : this.schemas[name];
+    if (name === undefined || schema === undefined) throw new Error(`${where}: cannot resolve ${ref}`);
+    const known = this.components.get(name);
+    if (known) {
+      if (!this.ordered.includes(known)) throw new Error(`${where}: ${name} refers to itself`);
+      return known;
+    }
+    const draft: DraftShape = { name };
+    this.components.set(name, draft);
+    Object.assign(draft, this.shape(schema, name), { name });
+    this.ordered.push(draft);
+    return draft;
+  }
+}
+
+/** allOf: every part's fields and required names; the types all parts admit. */
+function merge(a: DraftShape, b: DraftShape): DraftShape {
+  const merged: DraftShape = {};
+  const type = a.type && b.type ? a.type.filter((t) => b.type?.includes(t)) : (a.type ?? b.type);
+  if (type) merged.type = type;
+  if (a.fields || b.fields) merged.fields = { ...a.fields, ...b.fields };
+  const required = [...new Set([...(a.required ?? []), ...(b.required ?? [])])];
+  if (required.length > 0) merged.required = required;
+  const items = a.items ?? b.items;
+  if (items) merged.items = items;
+  return merged;
+}
+
+/** A Shape as TypeScript: a component by its name, anything else as a literal. */
+function shapeSource(shape: DraftShape, inline = false): string {
+  if (shape.name && !inline) return shape.name;
+  const parts: string[] = [];
+  if (shape.type) parts.push(`type: ${JSON.stringify(shape.type)}`);
+  if (shape.fields) {
+    const fields = Object.entries(shape.fields).map(
+      ([name, field]) =>
+        `${/^[A-Za-z_$][\w$]*$/.test(name) ? name : JSON.stringify(name)}: ${shapeSource(field)}`,
+    );
+    parts.push(`fields: { ${fields.join(', ')} }`);
+  }
+  if (shape.required) parts.push(`required: ${JSON.stringify(shape.required)}`);
+  if (shape.items) parts.push(`items: ${shapeSource(shape.items)}`);
+  return `{ ${parts.join(', ')} }`;
+}
+
+function shapesModule(contract: Contract): string {
+  const builder = new ShapeBuilder(contract.components?.schemas ?? {});
+  const answers = contractOperations(contract).flatMap(({ operationId, answer }) =>
+    answer ? [`  ${operationId}: ${shapeSource(builder.shape(answer, operationId))},`] : [],
+  );
+  const components = builder.ordered.map(
+    (shape) => `const ${String(shape.name)}: Shape = ${shapeSource(shape, true)};`,
+  );
+  return (
+    HEADER +
+    "import type { Shape } from '../drift';\nimport type { operations } from './identities';\n\n" +
+    `${components.join('\n')}\n\n` +
+    "/** Each operation's 200 JSON answer; an operation without one answers nothing or bytes. */\n" +
+    `export const RESPONSE_SHAPES: { readonly [Op in keyof operations]?: Shape } = {\n${answers.join('\n')}\n};\n`
+  );
+}
+
+export async function generate(): Promise<Record<keyof typeof GENERATED, string>> {
   const yaml = await readFile(CONTRACT_PATH, 'utf8');
   const ast = await openapiTS(yaml, { exportType: false, alphabetize: false, defaultNonNullable: false });
-  return { types: HEADER + astToString(ast), operations: operationsModule(parse(yaml)) };
+  const contract = parse(yaml) as Contract;
+  return {
+    types: HEADER + astToString(ast),
+    operations: operationsModule(contract),
+    shapes: shapesModule(contract),
+  };
 }
 
 if (require.main === module) {
   generate()
     .then(async (files) => {
-      await writeFile(GENERATED.types, files.types);
-      await writeFile(GENERATED.operations, files.operations);
-      console.log('wrote client/generated/identities.ts and client/generated/operations.ts');
+      for (const [name, file] of Object.entries(GENERATED)) {
+        await writeFile(file, files[name as keyof typeof GENERATED]);
+        console.log(`wrote ${path.relative(ROOT, file)}`);
+      }
     })
     .catch((err: unknown) => {
       console.error(err);
