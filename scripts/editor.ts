@@ -9,19 +9,55 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
-export const CHROMIUM = '/usr/bin/chromium';
+/** Debian's chromium package, used when it is installed. */
+export const DEBIAN_CHROMIUM = '/usr/bin/chromium';
 
-/** Headless, and nothing that would reach beyond loopback (updates, sync, QUIC probes). */
-const CHROMIUM_ARGS = [
-  '--headless',
+/** Nothing that would reach beyond loopback (updates, sync, QUIC probes), and no sandbox (root). */
+const OFFLINE_ARGS = [
   '--no-sandbox',
-  '--disable-gpu',
   '--disable-quic',
   '--no-first-run',
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
 ];
+
+/** @sparticuz/chromium's switches that would test a laxer browser than a user's: left out. */
+const LAX_ARGS = new Set(['--disable-web-security', '--allow-running-insecure-content']);
+
+export interface Chromium {
+  executablePath: string;
+  args: string[];
+  /** Where it came from, for messages: 'debian' or 'npm'. */
+  source: 'debian' | 'npm';
+}
+
+/**
+ * The browser to drive: Debian's chromium when installed, else the headless Chromium that the npm
+ * package @sparticuz/chromium (a devDependency) ships, unpacked into the temp dir on first use, so
+ * that `npm install` is all a machine needs. IDENTITIES_CHROMIUM=npm picks the npm one even where
+ * Debian's is installed (as on a machine without it); IDENTITIES_CHROMIUM=debian requires Debian's.
+ */
+export async function findChromium(): Promise<Chromium> {
+  const wanted = process.env.IDENTITIES_CHROMIUM ?? '';
+  if (!['', 'npm', 'debian'].includes(wanted))
+    throw new Error(`IDENTITIES_CHROMIUM=${wanted}: expected npm, debian or nothing`);
+  if (wanted !== 'npm' && existsSync(DEBIAN_CHROMIUM))
+    return {
+      executablePath: DEBIAN_CHROMIUM,
+      args: ['--headless', '--disable-gpu', ...OFFLINE_ARGS],
+      source: 'debian',
+    };
+  if (wanted === 'debian')
+    throw new Error(`${DEBIAN_CHROMIUM} is missing: install Debian's chromium package`);
+  // An ES module (its CommonJS build is typed as one too): imported when needed.
+  const { default: npmChromium } = await import('@sparticuz/chromium');
+  return {
+    executablePath: await npmChromium.executablePath(),
+    args: [...npmChromium.args.filter((arg) => !LAX_ARGS.has(arg)), ...OFFLINE_ARGS],
+    source: 'npm',
+  };
+}
 
 /** A flow node or config node as the editor keeps it (the parts used here). */
 export interface EditorNode {
@@ -75,6 +111,8 @@ export interface EditorGlobals {
 }
 
 export interface EditorSession {
+  /** The browser it runs in. */
+  browser: Chromium;
   context: BrowserContext;
   page: Page;
   /** Console errors and uncaught page errors since the page opened. */
@@ -83,17 +121,17 @@ export interface EditorSession {
 }
 
 /**
- * Chromium with a fresh profile in a temp dir, removed on close. Fails (rather than skipping)
- * when the browser is missing, since CI installs it.
+ * Chromium (findChromium) with a fresh profile in a temp dir, removed on close. Fails (rather than
+ * skipping) when no browser can be launched.
  */
 export async function openEditor(url: string): Promise<EditorSession> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package`);
+  const browser = await findChromium();
   const profile = mkdtempSync(path.join(tmpdir(), 'identities-chromium-'));
   let context: BrowserContext | undefined;
   try {
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: CHROMIUM_ARGS,
+      executablePath: browser.executablePath,
+      args: browser.args,
       headless: true,
       viewport: { width: 1400, height: 900 },
       locale: 'en-US',
@@ -120,6 +158,7 @@ export async function openEditor(url: string): Promise<EditorSession> {
     await waitForEditorReady(page);
     const opened = context;
     return {
+      browser,
       context: opened,
       page,
       errors,

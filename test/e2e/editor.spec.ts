@@ -1,7 +1,9 @@
 /**
  * The package in the real Node-RED editor, in chromium: the palette, every dialog, the examples
  * imported and deployed as a user would, and the demo flow run from the editor against the
- * emulator with the real face engine. Fails (never skips) when /usr/bin/chromium is missing.
+ * emulator with the real face engine. The browser is Debian's chromium when installed, else the
+ * one of the npm package @sparticuz/chromium (scripts/editor.ts findChromium); the spec fails
+ * (never skips) when neither can be launched.
  *
  * Writes docs/screenshots/{palette,edit-dialog,running-example}.png as it goes.
  */
@@ -105,6 +107,10 @@ describe('the package in the Node-RED editor (chromium)', function () {
     const url = `http://127.0.0.1:${port}/`;
     await waitForNodeRed(url, nodeRed);
     session = await openEditor(url);
+    const { source, executablePath } = session.browser;
+    console.log(
+      `      (the browser: ${source === 'npm' ? '@sparticuz/chromium' : 'Debian'}, ${executablePath})`,
+    );
     page = session.page;
     mkdirSync(SCREENSHOTS, { recursive: true });
   });
