@@ -36,7 +36,7 @@ interface ContractOperation {
   'x-rejected-image-status'?: number;
 }
 
-interface Contract {
+export interface Contract {
   paths: Record<string, Record<string, unknown>>;
   components?: { schemas?: Record<string, Schema> };
 }
@@ -75,11 +75,11 @@ function operationsModule(contract: Contract): string {
   );
 }
 
-type Schema = Record<string, unknown>;
+export type Schema = Record<string, unknown>;
 const JSON_TYPES = new Set(['string', 'number', 'integer', 'boolean', 'array', 'object', 'null']);
 
 /** A Shape (client/drift.ts) while it is built; `name` marks a component schema, emitted once. */
-interface DraftShape {
+export interface DraftShape {
   name?: string;
   type?: string[];
   fields?: Record<string, DraftShape>;
@@ -88,7 +88,7 @@ interface DraftShape {
 }
 
 /** JSON schemas as Shapes: $refs resolved (each component once), allOf merged, nullable read. */
-class ShapeBuilder {
+export class ShapeBuilder {
   private readonly components = new Map<string, DraftShape>();
   /** Component schemas in an order in which each comes after those it uses. */
   readonly ordered: DraftShape[] = [];
