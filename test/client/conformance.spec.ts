@@ -164,6 +164,7 @@ describe('the client conforms to the contract, request by request', function () 
       assert.equal(
         request.path,
         expected.template.replace(/\{(\w+)\}/g, (_, name: string) => id(name)),
+        `${operation}: path (each id in its slot)`,
       );
       const unknownQuery = request.query.filter((name) => !expected.query.has(name));
       assert.deepEqual(unknownQuery, [], `${operation}: query parameters the contract lacks`);
