@@ -28,7 +28,9 @@ interface OperationSpec {
   requestBody?: { content: Record<string, { schema: JsonSchema }> };
   responses: Record<string, unknown>;
   'x-permission'?: string[];
+  'x-permission-all'?: string[];
   'x-include-permissions'?: Record<string, string[]>;
+  'x-rejected-image-status'?: number;
 }
 
 interface Contract {
@@ -44,9 +46,13 @@ export interface Route {
   template: string;
   /** null: anonymous; []: any signed-in user; else any one of these. */
   permissions: string[] | null;
+  /** Besides `permissions`: every one of these (`x-permission-all`). */
+  permissionsAll: string[];
   /** For includePerson: the permissions each include* switch needs, any one of. */
   includePermissions: Record<string, string[]>;
   bodyKind: BodyKind;
+  /** The status of a rejected (empty, undecodable, face-less) image: `x-rejected-image-status`, else 400. */
+  rejectedImageStatus: number;
   /** Properties of the JSON body sent as base64, with the message for an empty one. */
   base64Fields: { name: string; emptyMessage: string | undefined }[];
   /** Multipart parts that must be present. */
@@ -97,6 +103,18 @@ function absolutize<T>(schema: T): T {
   ) as T;
 }
 
+/** Every `x-` key anywhere in a document. */
+function extensionKeywords(node: unknown, found = new Set<string>()): Set<string> {
+  if (Array.isArray(node)) node.forEach((item) => extensionKeywords(item, found));
+  else if (typeof node === 'object' && node !== null) {
+    for (const [key, value] of Object.entries(node)) {
+      if (key.startsWith('x-')) found.add(key);
+      extensionKeywords(value, found);
+    }
+  }
+  return found;
+}
+
 function templateMatcher(template: string): (pathname: string) => Record<string, string> | undefined {
   const names: string[] = [];
   const pattern = template
@@ -132,7 +150,8 @@ export class ContractRoutes {
 
   constructor(contractPath = CONTRACT_PATH) {
     this.contract = parse(readFileSync(contractPath, 'utf8')) as Contract;
-    const vocabulary = ['x-inferred', 'x-empty-message', 'components'];
+    // Annotations ajv's strict mode must know: every `x-` keyword the contract uses, and components.
+    const vocabulary = ['components', ...extensionKeywords(this.contract)];
     const options = { strict: true, allowUnionTypes: true, allErrors: false } as const;
     this.ajv = addFormats(new Ajv2020(options)).addVocabulary(vocabulary);
     this.coercingAjv = addFormats(
@@ -198,6 +217,24 @@ export class ContractRoutes {
       .reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], this.contract);
   }
 
+  /** An object schema's properties and required names, through $ref and allOf. */
+  private flatten(schema: JsonSchema | undefined): {
+    properties: Record<string, JsonSchema>;
+    required: string[];
+  } {
+    const resolved = schema?.$ref ? (this.resolve(String(schema.$ref)) as JsonSchema) : schema;
+    const flat = {
+      properties: { ...(resolved?.properties as Record<string, JsonSchema> | undefined) },
+      required: [...((resolved?.required as string[] | undefined) ?? [])],
+    };
+    for (const part of (resolved?.allOf as JsonSchema[] | undefined) ?? []) {
+      const inner = this.flatten(part);
+      Object.assign(flat.properties, inner.properties);
+      flat.required.push(...inner.required);
+    }
+    return flat;
+  }
+
   private buildRoutes(): Route[] {
     const routes: Route[] = [];
     for (const [template, item] of Object.entries(this.contract.paths)) {
@@ -235,11 +272,7 @@ export class ContractRoutes {
     const jsonSchema = content['application/json']?.schema;
     const multipartSchema = content['multipart/form-data']?.schema;
     const bodyKind: BodyKind = jsonSchema ? 'json' : multipartSchema ? 'multipart' : 'none';
-    const bodySchema = (jsonSchema ?? multipartSchema) as JsonSchema | undefined;
-    const resolvedBody = bodySchema?.$ref
-      ? (this.resolve(String(bodySchema.$ref)) as JsonSchema)
-      : bodySchema;
-    const properties = (resolvedBody?.properties ?? {}) as Record<string, JsonSchema>;
+    const { properties, required } = this.flatten(jsonSchema ?? multipartSchema);
     const validateJson = jsonSchema ? this.ajv.compile(absolutize(jsonSchema)) : undefined;
     const textParts = Object.entries(properties).filter(
       ([, schema]) => schema.contentMediaType === undefined,
@@ -254,12 +287,14 @@ export class ContractRoutes {
       method,
       template,
       permissions: operationPermissions(op),
+      permissionsAll: op['x-permission-all'] ?? [],
       includePermissions: op['x-include-permissions'] ?? {},
       bodyKind,
+      rejectedImageStatus: op['x-rejected-image-status'] ?? 400,
       base64Fields: Object.entries(properties)
         .filter(([, schema]) => schema.contentEncoding === 'base64')
         .map(([name, schema]) => ({ name, emptyMessage: schema['x-empty-message'] as string | undefined })),
-      requiredParts: bodyKind === 'multipart' ? ((resolvedBody?.required as string[]) ?? []) : [],
+      requiredParts: bodyKind === 'multipart' ? required : [],
       match: templateMatcher(template),
       validateParams: ({ path: pathValues, query }) => {
         if (!validatePath(pathValues)) return describeErrors('path', validatePath.errors);

@@ -29,7 +29,7 @@ import { HttpError, type Handler, type Reply, type RequestContext, type Uploaded
 import { issueToken, verifyToken } from './jwt';
 import type { Services } from './services';
 import { NotFoundError, Store } from './store';
-import { DEFAULT_USERS_FILE, hasAny, knownPermissions, UserDirectory, type User } from './users';
+import { DEFAULT_USERS_FILE, knownPermissions, missingPermissions, UserDirectory, type User } from './users';
 
 export interface EmulatorOptions {
   /** 0 (the default) picks a free port. */
@@ -171,13 +171,16 @@ function parseJson(body: Buffer): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** Decodes the base64 properties; a missing or empty one with a documented message gets that message. */
+/**
+ * Decodes the base64 properties; a missing or empty one with a documented message gets that message:
+ * missing, a 400 (a required field); empty, the operation's status for a rejected image.
+ */
 function decodeImages(route: Route, body: Record<string, unknown>): Record<string, Buffer> {
   const images: Record<string, Buffer> = {};
   for (const { name, emptyMessage } of route.base64Fields) {
     const value = body[name];
     if ((value === undefined || value === '' || value === null) && emptyMessage) {
-      throw new HttpError(400, emptyMessage);
+      throw new HttpError(value === undefined ? 400 : route.rejectedImageStatus, emptyMessage);
     }
     if (typeof value !== 'string') continue;
     if (!BASE64.test(value) || value.length % 4 === 1)
@@ -239,7 +242,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     store,
     engine,
     users,
-    tokens: { lifetimeSeconds, issue: (username) => issueToken(username, lifetimeSeconds, signingKey) },
+    tokens: { issue: (username) => issueToken(username, lifetimeSeconds, signingKey) },
     duplicateWindowMs: (options.duplicateWindowSeconds ?? 10) * 1000,
     minEnrollQuality: options.minEnrollQuality ?? 0.5,
     log,
@@ -270,9 +273,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const claims = faults.rejectTokens ? undefined : verifyToken(token, signingKey);
     const user = claims && users.get(claims.sub);
     if (!user) throw new HttpError(401, 'Invalid or expired token');
-    if (!hasAny(user, route.permissions)) {
-      throw new HttpError(403, `The user lacks the permission: needs one of ${route.permissions.join(', ')}`);
-    }
+    const missing = missingPermissions(user, route);
+    if (missing) throw new HttpError(403, `The user lacks the permission: ${missing}`);
     return { user, token };
   };
 

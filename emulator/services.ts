@@ -4,7 +4,6 @@ import type { Store } from './store';
 import type { UserDirectory } from './users';
 
 export interface TokenIssuer {
-  readonly lifetimeSeconds: number;
   issue(username: string): string;
 }
 

@@ -25,7 +25,7 @@ interface UsersFile {
 export function knownPermissions(routes: readonly Route[]): Set<string> {
   const names = new Set<string>();
   for (const route of routes) {
-    for (const name of route.permissions ?? []) names.add(name);
+    for (const name of [...(route.permissions ?? []), ...route.permissionsAll]) names.add(name);
     for (const list of Object.values(route.includePermissions)) for (const name of list) names.add(name);
   }
   return names;
@@ -80,4 +80,15 @@ export class UserDirectory {
 
 export function hasAny(user: User, permissions: readonly string[]): boolean {
   return permissions.length === 0 || permissions.some((name) => user.permissions.has(name));
+}
+
+/** The permissions of `route` the user lacks: none when it holds one of `permissions` and every one of `permissionsAll`. */
+export function missingPermissions(
+  user: User,
+  route: Pick<Route, 'permissions' | 'permissionsAll'>,
+): string | undefined {
+  const any = route.permissions ?? [];
+  if (!hasAny(user, any)) return `needs one of ${any.join(', ')}`;
+  const lacking = route.permissionsAll.filter((name) => !user.permissions.has(name));
+  return lacking.length > 0 ? `needs all of ${route.permissionsAll.join(', ')}` : undefined;
 }

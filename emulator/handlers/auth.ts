@@ -5,11 +5,10 @@ import { HttpError, userOf, type Handler } from '../http';
 export function authHandlers(
   services: Services,
 ): Record<'authenticate' | 'renewToken' | 'getUserProfile', Handler> {
-  const tokenReply = (username: string) => {
-    const token = services.tokens.issue(username);
-    const expiration = new Date(Date.now() + services.tokens.lifetimeSeconds * 1000).toISOString();
-    return { json: { token, expiration } };
-  };
+  // As the Authentication page shows it: no expiry field (the JWT's exp claim has it).
+  const tokenReply = (username: string) => ({
+    json: { username, token: services.tokens.issue(username) },
+  });
   return {
     authenticate: (ctx) => {
       const { username, password } = ctx.body as { username: string; password: string };
