@@ -1,6 +1,6 @@
 /**
  * The package as a user gets it. `npm pack` runs on a copy of the working tree as a fresh clone has
- * it (no dist/: the prepack script builds it); the tarball is installed with production dependencies
+ * it (no dist/: the prepare script builds it); the tarball is installed with production dependencies
  * only into a new Node-RED user directory, far from this repository's node_modules; a real Node-RED
  * (the devDependency's red.js, a child process on loopback) loads it; and a flow of its nodes runs
  * against the emulator: an HTTP endpoint that publishes the image posted to it and answers with the
@@ -213,7 +213,7 @@ describe('the npm package, installed from its tarball into Node-RED', function (
     work = mkdtempSync(path.join(tmpdir(), 'identities-pack-'));
     const clone = path.join(work, 'clone');
     await copyAsFreshClone(clone);
-    // npm prints the JSON on stdout, the prepack script's output on stderr.
+    // npm prints the JSON on stdout, the prepare script's output on stderr.
     [pack] = JSON.parse(await npm(clone, ['pack', '--json', '--pack-destination', work])) as PackResult[];
     console.log(
       `      (${pack.filename}: ${(pack.size / 1000).toFixed(1)} kB, ${pack.entryCount} files, ` +
