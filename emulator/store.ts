@@ -8,33 +8,86 @@ import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { components } from '../client/generated/identities';
+import type { BoundingBox } from './engine/engine';
 import { euclideanDistance } from './engine/engine';
+import { NO_EXPIRY } from './timespan';
 
-type Schemas = components['schemas'];
-export type Alias = Schemas['Alias'];
-export type Address = Schemas['Address'];
-export type EntityField = Schemas['EntityField'];
-export type Note = Schemas['Note'];
-export type Tag = Schemas['Tag'];
-export type FileDocument = Schemas['FileDocument'];
-export type EntityFieldSetting = Schemas['EntityFieldSetting'];
-export type BoundingBox = Schemas['BoundingBox'];
+export type EntityFieldSetting = components['schemas']['EntityFieldSetting'];
 
-export interface PersonTagRecord {
+// The records as the guide shows them (Get Identity, Person Management, Tag Management); ids are
+// lower-case GUIDs, as .NET writes them.
+
+export type AliasRecord = {
+  personAliasId: string;
+  firstName: string | null;
+  lastName: string | null;
+  middleName: string | null;
+  title: string | null;
+};
+
+export type AddressRecord = {
+  personAddressId: string;
+  street: string | null;
+  street2: string | null;
+  city: string | null;
+  state: string | null;
+  postalCode: string | null;
+  country: string | null;
+};
+
+export type EntityFieldRecord = {
+  entityFieldId: string;
+  name: string;
+  stringValue: string | null;
+  dateValue: string | null;
+  numberValue: number | null;
+  boolValue: boolean | null;
+};
+
+export type NoteRecord = {
+  noteId: string;
+  summary: string | null;
+  body: string | null;
+  author: string | null;
+  sharedId: string | null;
+};
+
+/** A tag applied to a person. */
+export type PersonTagRecord = {
+  personTagId: string;
   tagId: string;
   created: string;
   expires: string | null;
-}
+};
+
+/** A tag definition. */
+export type TagRecord = {
+  tagId: string;
+  tagName: string;
+  disabled: boolean;
+  description: string | null;
+  /** As .NET prints a TimeSpan; NO_EXPIRY for none. */
+  defaultExpirePeriod: string;
+};
 
 export interface PersonRecord {
   personId: string;
-  created: string;
-  aliases: Required<Alias>[];
-  addresses: Address[];
-  personTags: PersonTagRecord[];
-  entityFields: EntityField[];
-  notes: Note[];
-  documents: FileDocument[];
+  aliases: AliasRecord[];
+  addresses: AddressRecord[];
+  entityFields: EntityFieldRecord[];
+  tags: PersonTagRecord[];
+  notes: NoteRecord[];
+}
+
+/** A person's file document: not part of the person record (Get Identity shows none). */
+export interface DocumentRecord {
+  personId: string;
+  publicId: string;
+  name: string;
+  description: string | null;
+  fileName: string;
+  contentType: string;
+  size: number;
 }
 
 export interface FaceRecord {
@@ -62,11 +115,15 @@ export interface DetectionRecord {
   recordedAtMs: number;
 }
 
+const STATE_VERSION = 2;
+
 interface State {
+  version: typeof STATE_VERSION;
   people: PersonRecord[];
-  tags: Tag[];
+  tags: TagRecord[];
   faces: FaceRecord[];
   detections: DetectionRecord[];
+  documents: DocumentRecord[];
   fieldSettings: EntityFieldSetting[];
 }
 
@@ -117,9 +174,11 @@ const blobId = {
 
 export class Store {
   private readonly people = new Map<string, PersonRecord>();
-  private readonly tags = new Map<string, Tag>();
+  private readonly tags = new Map<string, TagRecord>();
   private readonly faces = new Map<string, FaceRecord>();
   private readonly detections = new Map<string, DetectionRecord>();
+  /** By blob id, so a person's document and its bytes share one key. */
+  private readonly documents = new Map<string, DocumentRecord>();
   private readonly fieldSettings = new Map<string, EntityFieldSetting>();
   private readonly blobs: BlobStore;
   private readonly statePath: string | undefined;
@@ -140,13 +199,11 @@ export class Store {
   createPerson(): PersonRecord {
     const person: PersonRecord = {
       personId: randomUUID(),
-      created: new Date().toISOString(),
       aliases: [],
       addresses: [],
-      personTags: [],
       entityFields: [],
+      tags: [],
       notes: [],
-      documents: [],
     };
     this.people.set(person.personId, person);
     this.changed();
@@ -160,6 +217,7 @@ export class Store {
     return person;
   }
 
+  /** In the order they were created. */
   allPeople(): PersonRecord[] {
     return [...this.people.values()].map((person) => this.pruneExpiredTags(person));
   }
@@ -171,7 +229,11 @@ export class Store {
       this.faces.delete(face.faceId);
       this.blobs.delete(blobId.enrollment(face.faceId));
     }
-    person.documents.forEach((doc) => this.blobs.delete(blobId.document(person.personId, doc.publicId)));
+    for (const [id, document] of this.documents) {
+      if (document.personId !== person.personId) continue;
+      this.documents.delete(id);
+      this.blobs.delete(id);
+    }
     this.people.delete(person.personId);
     this.changed();
   }
@@ -189,10 +251,12 @@ export class Store {
     this.saveTimer = undefined;
     if (!this.statePath) return;
     const state: State = {
+      version: STATE_VERSION,
       people: [...this.people.values()],
       tags: [...this.tags.values()],
       faces: [...this.faces.values()],
       detections: [...this.detections.values()],
+      documents: [...this.documents.values()],
       fieldSettings: [...this.fieldSettings.values()],
     };
     const temp = `${this.statePath}.tmp`;
@@ -202,31 +266,29 @@ export class Store {
 
   // ---- tags ----
 
-  allTags(): Tag[] {
+  /** In the order they were created. */
+  allTags(): TagRecord[] {
     return [...this.tags.values()];
   }
 
-  tag(tagId: string): Tag {
+  tag(tagId: string): TagRecord {
     const tag = this.tags.get(tagId.toLowerCase());
     if (!tag) throw new NotFoundError(`tag ${tagId} not found`);
     return tag;
   }
 
-  tagByName(name: string): Tag | undefined {
-    return this.allTags().find((tag) => tag.name.toLowerCase() === name.toLowerCase());
-  }
-
-  saveTag(tag: Tag): Tag {
+  saveTag(tag: TagRecord): TagRecord {
     this.tags.set(tag.tagId, tag);
     this.changed();
     return tag;
   }
 
+  /** Removes the tag and (inferred: the guide does not say) its applications to people. */
   deleteTag(tagId: string): void {
     const tag = this.tag(tagId);
     this.tags.delete(tag.tagId);
     for (const person of this.people.values()) {
-      person.personTags = person.personTags.filter((t) => t.tagId !== tag.tagId);
+      person.tags = person.tags.filter((t) => t.tagId !== tag.tagId);
     }
     this.changed();
   }
@@ -298,9 +360,9 @@ export class Store {
     this.changed();
   }
 
-  /** Newest first. */
+  /** In the order they were recorded. */
   detectionsWhere(test: (detection: DetectionRecord) => boolean): DetectionRecord[] {
-    return [...this.detections.values()].filter(test).reverse();
+    return [...this.detections.values()].filter(test);
   }
 
   /** The newest detection that passes `test`, without copying the store (a publish asks per face). */
@@ -320,18 +382,19 @@ export class Store {
 
   // ---- documents ----
 
-  /** Adds a document, or replaces the one with the same publicId. */
-  addDocument(personId: string, document: FileDocument, data: Buffer): void {
-    const person = this.person(personId);
-    person.documents = person.documents.filter((doc) => doc.publicId !== document.publicId).concat(document);
-    this.blobs.put(blobId.document(person.personId, document.publicId), data);
+  /** Adds a document, or replaces the person's one with the same publicId. */
+  addDocument(document: DocumentRecord, data: Buffer): void {
+    const person = this.person(document.personId);
+    const id = blobId.document(person.personId, document.publicId);
+    this.documents.set(id, { ...document, personId: person.personId });
+    this.blobs.put(id, data);
     this.changed();
   }
 
-  document(personId: string, publicId: string): { document: FileDocument; data: Buffer } {
-    const person = this.person(personId);
-    const document = person.documents.find((doc) => doc.publicId === publicId);
-    const data = document && this.blobs.get(blobId.document(person.personId, publicId));
+  document(personId: string, publicId: string): { document: DocumentRecord; data: Buffer } {
+    const id = blobId.document(this.person(personId).personId, publicId);
+    const document = this.documents.get(id);
+    const data = document && this.blobs.get(id);
     if (!document || !data) throw new NotFoundError(`document ${publicId} not found`);
     return { document, data };
   }
@@ -346,11 +409,12 @@ export class Store {
 
   // ---- internals ----
 
+  /** Expired tags stop applying: they are dropped when the person is next read. */
   private pruneExpiredTags(person: PersonRecord): PersonRecord {
     const now = Date.now();
-    const live = person.personTags.filter((t) => t.expires === null || Date.parse(t.expires) > now);
-    if (live.length !== person.personTags.length) {
-      person.personTags = live;
+    const live = person.tags.filter((t) => t.expires === null || Date.parse(t.expires) > now);
+    if (live.length !== person.tags.length) {
+      person.tags = live;
       this.changed();
     }
     return person;
@@ -364,13 +428,82 @@ export class Store {
   }
 
   private load(file: string): void {
-    const state = JSON.parse(readFileSync(file, 'utf8')) as State;
+    const raw = JSON.parse(readFileSync(file, 'utf8')) as { version?: number };
+    const state = raw.version === STATE_VERSION ? (raw as State) : migrateFromVersion1(raw as StateV1);
     state.people.forEach((p) => this.people.set(p.personId, p));
     state.tags.forEach((t) => this.tags.set(t.tagId, t));
     state.faces.forEach((f) => this.faces.set(f.faceId, f));
     state.detections.forEach((d) => this.detections.set(d.detectId, d));
+    state.documents.forEach((d) => this.documents.set(blobId.document(d.personId, d.publicId), d));
     state.fieldSettings.forEach((s) =>
       this.fieldSettings.set(`${s.entityType}/${s.fieldId}`.toLowerCase(), s),
     );
   }
+}
+
+/** The state.json of the emulator before issue 12, with its own names for the guide's fields. */
+interface StateV1 {
+  people: {
+    personId: string;
+    aliases: ({ aliasId: string } & Omit<AliasRecord, 'personAliasId'>)[];
+    addresses: {
+      addressId: string;
+      line1: string | null;
+      line2: string | null;
+      city: string | null;
+      state: string | null;
+      postalCode: string | null;
+      country: string | null;
+    }[];
+    personTags: { tagId: string; created: string; expires: string | null }[];
+    entityFields: Omit<EntityFieldRecord, 'entityFieldId'>[];
+    notes: { noteId: string; text: string }[];
+    documents: (Omit<DocumentRecord, 'personId' | 'fileName'> & { fileName: string | null })[];
+  }[];
+  tags: { tagId: string; name: string; description: string | null; defaultExpiryDays: number | null }[];
+  faces: FaceRecord[];
+  detections: DetectionRecord[];
+  fieldSettings: EntityFieldSetting[];
+}
+
+/** A data directory written before issue 12, read with the guide's names (a note's text becomes its body). */
+function migrateFromVersion1(old: StateV1): State {
+  return {
+    version: STATE_VERSION,
+    people: old.people.map((p) => ({
+      personId: p.personId,
+      aliases: p.aliases.map(({ aliasId, ...alias }) => ({ personAliasId: aliasId, ...alias })),
+      addresses: p.addresses.map((a) => ({
+        personAddressId: a.addressId,
+        street: a.line1,
+        street2: a.line2,
+        city: a.city,
+        state: a.state,
+        postalCode: a.postalCode,
+        country: a.country,
+      })),
+      entityFields: p.entityFields.map((field) => ({ entityFieldId: randomUUID(), ...field })),
+      tags: p.personTags.map((tag) => ({ personTagId: randomUUID(), ...tag })),
+      notes: p.notes.map((n) => ({
+        noteId: n.noteId,
+        summary: null,
+        body: n.text,
+        author: null,
+        sharedId: null,
+      })),
+    })),
+    tags: old.tags.map((t) => ({
+      tagId: t.tagId,
+      tagName: t.name,
+      disabled: false,
+      description: t.description,
+      defaultExpirePeriod: t.defaultExpiryDays ? `${t.defaultExpiryDays}.00:00:00` : NO_EXPIRY,
+    })),
+    faces: old.faces,
+    detections: old.detections,
+    documents: old.people.flatMap((p) =>
+      p.documents.map((d) => ({ ...d, personId: p.personId, fileName: d.fileName ?? 'document' })),
+    ),
+    fieldSettings: old.fieldSettings,
+  };
 }

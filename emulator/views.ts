@@ -1,6 +1,6 @@
-/** The stored records as the API shows them. */
+/** The stored records as the API shows them: the guide's shapes, and nothing the guide does not show. */
 import type { components } from '../client/generated/identities';
-import type { DetectionRecord, PersonRecord, PersonTagRecord, Store } from './store';
+import type { DetectionRecord, PersonRecord, Store } from './store';
 
 type Schemas = components['schemas'];
 
@@ -10,30 +10,19 @@ export function friendlyName(person: PersonRecord): string | null {
   return name || null;
 }
 
-export function personTagView(store: Store, tag: PersonTagRecord): Schemas['PersonTag'] {
-  return {
-    tagId: tag.tagId,
-    created: tag.created,
-    expires: tag.expires,
-    tag: { name: store.tag(tag.tagId).name },
-  };
-}
-
-export function personView(store: Store, person: PersonRecord): Schemas['Person'] {
+/**
+ * Get Identity's IdentityPersonItem, also each item of the people search: the six fields of the
+ * guide's example. A person's tags there are `{tagId, expires, created}`, as in the example; the
+ * personTagId a DELETE needs is read from GET .../tags.
+ */
+export function personView(person: PersonRecord): Schemas['IdentityPersonItem'] {
   return {
     personId: person.personId,
-    friendlyName: friendlyName(person),
     aliases: person.aliases,
     addresses: person.addresses,
-    personTags: person.personTags.map((tag) => personTagView(store, tag)),
     entityFields: person.entityFields,
-    faces: store.facesOf(person.personId).map(({ faceId, photoReferenceId, created }) => ({
-      faceId,
-      photoReferenceId,
-      created,
-    })),
-    fileDocuments: person.documents,
-    created: person.created,
+    tags: person.tags.map(({ tagId, expires, created }) => ({ tagId, expires, created })),
+    notes: person.notes,
   };
 }
 
@@ -44,7 +33,7 @@ export function edgePersonView(store: Store, person: PersonRecord, faceId: strin
     personId: person.personId,
     firstName: alias?.firstName ?? null,
     lastName: alias?.lastName ?? null,
-    tags: person.personTags.map((tag) => ({ name: store.tag(tag.tagId).name })),
+    tags: person.tags.map((tag) => ({ name: store.tag(tag.tagId).tagName })),
   };
 }
 
@@ -55,7 +44,19 @@ export interface PersonSections {
   fields: boolean;
 }
 
-/** The person of publishWithResponse: only the sections requested and permitted. */
+/** A record without its id: the sections of publishWithResponse's person, as its example shows them. */
+function withoutId<T extends object, K extends keyof T>(records: T[], id: K): Omit<T, K>[] {
+  return records.map((record) => {
+    const { [id]: _id, ...rest } = record;
+    return rest;
+  });
+}
+
+/**
+ * The person of publishWithResponse: only the sections requested and permitted. The guide's example
+ * shows aliases and entity fields without their ids and tags as personTags with a slim `tag: {name}`;
+ * addresses are not shown, and are given without their id like the other sections (inferred).
+ */
 export function faceEdgePersonView(
   store: Store,
   person: PersonRecord,
@@ -63,16 +64,35 @@ export function faceEdgePersonView(
 ): Schemas['FaceEdgePerson'] {
   return {
     personId: person.personId,
-    ...(sections.names && { friendlyName: friendlyName(person), aliases: person.aliases }),
-    ...(sections.addresses && { addresses: person.addresses }),
-    ...(sections.tags && { personTags: person.personTags.map((tag) => personTagView(store, tag)) }),
-    ...(sections.fields && { entityFields: person.entityFields }),
+    ...(sections.names && {
+      friendlyName: friendlyName(person),
+      aliases: withoutId(person.aliases, 'personAliasId'),
+    }),
+    ...(sections.addresses && { addresses: withoutId(person.addresses, 'personAddressId') }),
+    ...(sections.tags && {
+      personTags: person.tags.map(({ tagId, created, expires }) => ({
+        tagId,
+        created,
+        expires,
+        tag: { name: store.tag(tagId).tagName },
+      })),
+    }),
+    ...(sections.fields && { entityFields: withoutId(person.entityFields, 'entityFieldId') }),
   };
 }
 
-export function detectionView({
-  recordedAtMs: _recordedAtMs,
-  ...detection
-}: DetectionRecord): Schemas['Detection'] {
-  return detection;
+/** An ISO-8601 UTC time as .NET writes one: no fraction when there is none. */
+export function utc(time: string | number): string {
+  return new Date(time).toISOString().replace('.000Z', 'Z');
+}
+
+/** A detection item exactly as the Detections page shows it, with the photo inline. */
+export function detectionView(store: Store, detection: DetectionRecord): Schemas['Detection'] {
+  return {
+    confidence: detection.confidence,
+    dateTimeUtc: utc(detection.detectTimeUtc),
+    timeZone: detection.ianaTimeZone,
+    detector: detection.detectorName,
+    image: store.detectionPhoto(detection.detectId)?.toString('base64') ?? null,
+  };
 }

@@ -1,6 +1,7 @@
 /** The face edge and face recognition operations: where images meet the engine and the store. */
 import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
+import type { PublishOptions } from '../../client/client';
 import type { components } from '../../client/generated/identities';
 import { euclideanDistance, ImageDecodeError, matchConfidence, type EngineFace } from '../engine/engine';
 import { HttpError, image, file, pathParam, userOf, type Handler, type RequestContext } from '../http';
@@ -10,7 +11,9 @@ import { hasAny } from '../users';
 import { edgePersonView, faceEdgePersonView } from '../views';
 
 type Schemas = components['schemas'];
-type PublishBody = Omit<Schemas['FaceEdgeRecognizeWithOptions'], 'expanded' | 'croppedAligned'>;
+type PublishBody = Omit<Schemas['FaceEdgePublishRequest'], 'expanded' | 'croppedAligned'>;
+/** publish's: every face, each recorded (no duplicate prevention), nothing sent back. */
+const PUBLISH_OPTIONS: PublishOptions = { allowDoubleDetection: true };
 
 const DESCRIPTOR_LENGTH = 128;
 
@@ -27,38 +30,43 @@ type FaceOperation =
   | 'faceCompare'
   | 'checkImageReference';
 
-/** Runs the engine; an image it cannot decode is the caller's mistake, named by its field. */
-async function engineCall<T>(field: string, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs the engine; an image it cannot decode is the caller's mistake, named by its field: a 400, or
+ * the operation's status for a rejected image (faces/*: 500, "A server-side error occurred (e.g.
+ * image rejected)").
+ */
+async function engineCall<T>(ctx: RequestContext, field: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof ImageDecodeError)
-      throw new HttpError(400, `${field} is not a decodable JPEG or PNG image`);
+    if (err instanceof ImageDecodeError) throw rejected(ctx, `${field} is not a decodable JPEG or PNG image`);
     throw err;
   }
 }
 
-function checkDescriptor(field: string, values: ArrayLike<number>): Float32Array {
-  if (values.length !== DESCRIPTOR_LENGTH || !Array.from(values).every(Number.isFinite)) {
-    throw new HttpError(
-      400,
-      `${field} must hold ${DESCRIPTOR_LENGTH} finite numbers, got ${values.length} values`,
-    );
-  }
-  return Float32Array.from(values);
+/** An image the operation refuses, with its status for that. */
+function rejected(ctx: RequestContext, reason: string): HttpError {
+  const status = ctx.route.rejectedImageStatus;
+  return new HttpError(status, status === 500 ? `Image rejected: ${reason}` : reason);
 }
 
-/** lookup's Embeddings file: little-endian float32 values. */
-function embeddingsFile(data: Buffer): Float32Array {
-  if (data.length !== DESCRIPTOR_LENGTH * 4) {
-    throw new HttpError(
-      400,
-      `Embeddings must be ${DESCRIPTOR_LENGTH} little-endian float32 values (${DESCRIPTOR_LENGTH * 4} bytes), got ${data.length} bytes`,
-    );
-  }
+/**
+ * Caller embeddings the engine can use: 128 finite numbers, its own descriptor size. The guide gives
+ * no dimension (edge models may send 512 ArcFace values), so anything else is ignored and the image
+ * is used instead (inferred: a real server accepts what its models produce).
+ */
+function usableDescriptor(values: ArrayLike<number> | undefined): Float32Array | undefined {
+  if (!values || values.length !== DESCRIPTOR_LENGTH) return undefined;
+  const descriptor = Float32Array.from(values);
+  return descriptor.every(Number.isFinite) ? descriptor : undefined;
+}
+
+/** lookup's Embeddings file, read as little-endian float32 values. */
+function embeddingsFile(data: Buffer): Float32Array | undefined {
+  if (data.length !== DESCRIPTOR_LENGTH * 4) return undefined;
   const values = new Float32Array(DESCRIPTOR_LENGTH);
   for (let i = 0; i < DESCRIPTOR_LENGTH; i++) values[i] = data.readFloatLE(i * 4);
-  return checkDescriptor('Embeddings', values);
+  return usableDescriptor(values);
 }
 
 async function asJpeg(bytes: Buffer): Promise<Buffer> {
@@ -80,10 +88,15 @@ export function faceHandlers(services: Services): Record<FaceOperation, Handler>
     });
 
   /** The person matching a cropped face or embeddings, or a 404 as the docs give it. */
-  const matchCropped = async (field: string, face: Buffer, embeddings: Float32Array | undefined) => {
+  const matchCropped = async (
+    ctx: RequestContext,
+    field: string,
+    face: Buffer,
+    embeddings: Float32Array | undefined,
+  ) => {
     let descriptor = embeddings;
     if (!descriptor) {
-      const described = await engineCall(field, () => engine.describeCropped(face));
+      const described = await engineCall(ctx, field, () => engine.describeCropped(face));
       if (!described) throw new HttpError(404, 'No face found in the image');
       descriptor = described.descriptor;
     }
@@ -92,27 +105,35 @@ export function faceHandlers(services: Services): Record<FaceOperation, Handler>
     return { json: edgePersonView(store, store.person(match.face.personId), match.face.faceId) };
   };
 
-  const publishFaces = async (ctx: RequestContext): Promise<Schemas['DetectedFace'][]> => {
+  /**
+   * Detects, identifies and records the faces of a publish. publish has none of publishWithResponse's
+   * options (the guide), so they are ignored there, duplicate prevention included: the guide documents
+   * none for publish (inferred: every publish is recorded, so a repeated one shows here as it may live).
+   */
+  const publishFaces = async (
+    ctx: RequestContext,
+    options: PublishOptions,
+  ): Promise<Schemas['DetectedFace'][]> => {
     const body = ctx.body as PublishBody;
     const photo = image(ctx, 'expanded');
-    const found = await engineCall('expanded', () => engine.detect(photo));
+    const found = await engineCall(ctx, 'expanded', () => engine.detect(photo));
     // Detection photos are served as the documented JPEG, whatever was published.
     const storedPhoto = found.length > 0 ? await asJpeg(photo) : photo;
-    const faces: EngineFace[] = body.largestFaceOnly ? found.slice(0, 1) : found;
-    const callerDescriptor = body.embeddings && checkDescriptor('embeddings', body.embeddings);
+    const faces: EngineFace[] = options.largestFaceOnly ? found.slice(0, 1) : found;
+    const callerDescriptor = usableDescriptor(body.embeddings);
     const user = userOf(ctx);
     const allowed = (name: string) => hasAny(user, ctx.route.includePermissions[name] ?? []);
     const sections = {
-      names: !!body.includeNames && allowed('includeNames'),
-      addresses: !!body.includeAddresses && allowed('includeAddresses'),
-      tags: !!body.includeTags && allowed('includeTags'),
-      fields: !!body.includeFields && allowed('includeFields'),
+      names: !!options.includeNames && allowed('includeNames'),
+      addresses: !!options.includeAddresses && allowed('includeAddresses'),
+      tags: !!options.includeTags && allowed('includeTags'),
+      fields: !!options.includeFields && allowed('includeFields'),
     };
     const now = Date.now();
     return faces.map((face, index) => {
       // Caller embeddings describe the dominant face, which the engine lists first.
       const known = identify(index === 0 && callerDescriptor ? callerDescriptor : face.descriptor);
-      const duplicate = body.allowDoubleDetection
+      const duplicate = options.allowDoubleDetection
         ? undefined
         : store.latestDetectionWhere(
             (d) =>
@@ -145,7 +166,7 @@ export function faceHandlers(services: Services): Record<FaceOperation, Handler>
         faceQuality: score(face.quality),
         boundingBox: face.box,
       };
-      if (body.includePerson && known.personId) {
+      if (options.includePerson && known.personId) {
         detected.person = faceEdgePersonView(store, store.person(known.personId), sections);
       }
       return detected;
@@ -153,28 +174,29 @@ export function faceHandlers(services: Services): Record<FaceOperation, Handler>
   };
 
   return {
-    publishWithResponse: async (ctx) => ({ json: { detectedFaces: await publishFaces(ctx) } }),
+    publishWithResponse: async (ctx) => ({
+      json: { detectedFaces: await publishFaces(ctx, ctx.body as PublishOptions) },
+    }),
 
     publish: (ctx) => {
       // Fire-and-forget: the caller is answered before recognition runs, and never hears of its outcome.
-      publishFaces(ctx).catch((err: unknown) =>
+      publishFaces(ctx, PUBLISH_OPTIONS).catch((err: unknown) =>
         services.log(`publish: ${err instanceof Error ? err.message : String(err)}`),
       );
       return { empty: true };
     },
 
+    // detectorName, ianaTimeZone and detectTimeUtc are required (the contract checks them) but not
+    // recorded: the guide does not say that recognize stores a detection (inferred: it does not).
     recognize: (ctx) => {
       const { embeddings } = ctx.body as Schemas['FaceEdgeRecognizeRequest'];
-      return matchCropped(
-        'croppedAligned',
-        image(ctx, 'croppedAligned'),
-        embeddings && checkDescriptor('embeddings', embeddings),
-      );
+      return matchCropped(ctx, 'croppedAligned', image(ctx, 'croppedAligned'), usableDescriptor(embeddings));
     },
 
     lookup: (ctx) => {
       const embeddings = ctx.files.Embeddings;
       return matchCropped(
+        ctx,
         'CroppedAligned',
         file(ctx, 'CroppedAligned').data,
         embeddings && embeddingsFile(embeddings.data),
@@ -182,7 +204,7 @@ export function faceHandlers(services: Services): Record<FaceOperation, Handler>
     },
 
     faceDetect: async (ctx) => {
-      const faces = await engineCall('image', () => engine.detect(image(ctx, 'image')));
+      const faces = await engineCall(ctx, 'image', () => engine.detect(image(ctx, 'image')));
       const detections = faces.map((face) => {
         const match = store.nearestFace(face.descriptor, threshold, true);
         return {
@@ -202,8 +224,8 @@ export function faceHandlers(services: Services): Record<FaceOperation, Handler>
       const faceImage = image(ctx, 'faceImage');
       const person = personId ? store.person(personId) : store.createPerson();
       try {
-        const [face] = await engineCall('faceImage', () => engine.detect(faceImage));
-        if (!face) throw new HttpError(500, 'Image rejected: no face found');
+        const [face] = await engineCall(ctx, 'faceImage', () => engine.detect(faceImage));
+        if (!face) throw rejected(ctx, 'no face found');
         if (face.quality < services.minEnrollQuality && !forceEnrollment) {
           throw new HttpError(
             500,
@@ -246,8 +268,8 @@ export function faceHandlers(services: Services): Record<FaceOperation, Handler>
 
     faceCompare: async (ctx) => {
       const describe = async (field: 'image1' | 'image2') => {
-        const [face] = await engineCall(field, () => engine.detect(image(ctx, field)));
-        if (!face) throw new HttpError(400, `${field} has no face`);
+        const [face] = await engineCall(ctx, field, () => engine.detect(image(ctx, field)));
+        if (!face) throw rejected(ctx, `${field} has no face`);
         return face.descriptor;
       };
       const [first, second] = await Promise.all([describe('image1'), describe('image2')]);
