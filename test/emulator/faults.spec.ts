@@ -79,9 +79,10 @@ describe('emulator faults', () => {
     let emu: Emulator;
     let token: string;
     const listTags = () => call(emu, '/api/v1/Tags', { token });
-    const createTag = (name: string) => call(emu, '/api/v1/Tags', { method: 'POST', body: { name }, token });
+    const createTag = (tagName: string) =>
+      call(emu, '/api/v1/Tags', { method: 'POST', body: { tagName }, token });
     const tagNames = async () =>
-      ((await json(await listTags())) as { name: string }[]).map((tag) => tag.name);
+      ((await json(await listTags())) as { tagName: string }[]).map((tag) => tag.tagName);
 
     before(async () => {
       emu = await startEmulator({ engine: 'simple', https: false });

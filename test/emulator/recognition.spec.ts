@@ -99,7 +99,7 @@ describe('emulator with the real face engine', function () {
       .jpeg()
       .toBuffer();
     assert.equal((await client.lookup({ croppedAligned: crop }))?.personId, obamaId);
-    assert.equal((await client.recognize({ croppedAligned: crop }))?.personId, obamaId);
+    assert.equal((await client.recognize({ croppedAligned: crop, detectorName: 'test' }))?.personId, obamaId);
     assert.equal(await client.lookup({ croppedAligned: biden! }), null);
   });
 
@@ -117,13 +117,13 @@ describe('emulator with the real face engine', function () {
     assert.equal(await client.lookup({ croppedAligned: noise }), null);
   });
 
-  it('a truncated JPEG gets a clear 400', async () => {
+  it('a truncated JPEG is a rejected image: 500 on faces/*, as the guide has it, with a clear message', async () => {
     await assert.rejects(
       client.faceDetect({ image: obama!.subarray(0, obama!.length / 2) }),
       (err: unknown) => {
         assert.ok(err instanceof ApiError);
-        assert.equal(err.status, 400);
-        assert.match(err.message, /image is not a decodable JPEG or PNG image/);
+        assert.equal(err.status, 500);
+        assert.match(err.message, /Image rejected: image is not a decodable JPEG or PNG image/);
         return true;
       },
     );
@@ -142,6 +142,9 @@ describe('emulator with the real face engine', function () {
     assert.equal((await client.queryPeople()).length, before);
     const { personId } = await client.faceEnroll({ faceImage: small, forceEnrollment: true });
     assert.equal((await client.queryPeople()).length, before + 1);
-    assert.equal((await client.recognize({ croppedAligned: small }))?.personId, personId);
+    assert.equal(
+      (await client.recognize({ croppedAligned: small, detectorName: 'test' }))?.personId,
+      personId,
+    );
   });
 });

@@ -78,81 +78,103 @@ describe('emulator', () => {
       edge.close();
     });
 
+    const json = { 'Content-Type': 'application/json' };
     const badRequests: [string, string, string, Record<string, string>, RegExp][] = [
-      ['not JSON', '/api/v1/Tags', '{"name":', { 'Content-Type': 'application/json' }, /not valid JSON/],
+      ['not JSON', '/api/v1/Tags', '{"tagName":', json, /not valid JSON/],
       [
         'the wrong content type',
         '/api/v1/Tags',
-        'name=x',
+        'tagName=x',
         { 'Content-Type': 'text/plain' },
         /expected Content-Type: application\/json/,
       ],
-      [
-        'a missing required property',
-        '/api/v1/Tags',
-        '{}',
-        { 'Content-Type': 'application/json' },
-        /body\.name is required/,
-      ],
-      [
-        'a property of the wrong type',
-        '/api/v1/Tags',
-        '{"name":5}',
-        { 'Content-Type': 'application/json' },
-        /body\.name must be string/,
-      ],
+      ['a missing required property', '/api/v1/Tags', '{}', json, /body\.tagName is required/],
+      ['a property of the wrong type', '/api/v1/Tags', '{"tagName":5}', json, /body\.tagName must be string/],
       [
         'invalid base64',
         '/api/v1/faces/faceDetect',
         '{"image":"@@@"}',
-        { 'Content-Type': 'application/json' },
+        json,
         /body\.image is not valid base64/,
       ],
       [
-        'an empty face',
-        '/api/v1/faces/faceEnroll',
-        '{"faceImage":""}',
-        { 'Content-Type': 'application/json' },
+        'an empty published face ("Face bytes are empty", as the guide has it)',
+        '/api/v1/faceEdge/publishWithResponse',
+        JSON.stringify({
+          expanded: '',
+          detectorName: 'd',
+          ianaTimeZone: 'UTC',
+          detectTimeUtc: '2026-01-01T00:00:00Z',
+        }),
+        json,
         /^Face bytes are empty$/,
       ],
       [
-        'a non-multipart upload',
-        '/api/v1/people/fileDocuments/upload',
-        '{}',
-        { 'Content-Type': 'application/json' },
-        /expected a multipart/,
+        'an undecodable published image',
+        '/api/v1/faceEdge/publishWithResponse',
+        JSON.stringify({
+          expanded: Buffer.from('GIF89a-not-a-jpeg').toString('base64'),
+          detectorName: 'd',
+          ianaTimeZone: 'UTC',
+          detectTimeUtc: '2026-01-01T00:00:00Z',
+        }),
+        json,
+        /^expanded is not a decodable JPEG or PNG image$/,
       ],
+      ['a non-multipart upload', '/api/v1/people/fileDocuments/upload', '{}', json, /expected a multipart/],
     ];
     for (const [what, route, body, headers, detail] of badRequests) {
       it(`refuses ${what} with 400 and says what was wrong`, async () => {
         const response = await raw(emu, 'POST', route, { body, headers });
         assert.equal(response.status, 400);
         assert.match(String(response.body?.detail), detail);
-        assert.equal(
-          emu.routes.validateResponse(
-            route.includes('Tags') ? 'createTag' : 'faceDetect',
-            400,
-            response.body,
-          ),
-          undefined,
-        );
       });
     }
 
     it('refuses a query parameter the contract forbids', async () => {
-      const response = await raw(emu, 'GET', '/api/v1/people?take=0');
+      const response = await raw(emu, 'GET', '/api/v1/people/detections/faceId/f?take=0');
       assert.equal(response.status, 400);
       assert.match(String(response.body?.detail), /query\.take must be >= 1/);
     });
 
-    it('refuses an undecodable image with 400 naming the field', async () => {
-      const body = JSON.stringify({ image: Buffer.from('GIF89a-not-a-jpeg').toString('base64') });
-      const response = await raw(emu, 'POST', '/api/v1/faces/faceDetect', {
-        body,
-        headers: { 'Content-Type': 'application/json' },
+    // Face Recognition page: "500 A server-side error occurred (e.g. image rejected)", and no 400.
+    const rejectedImages: [string, string, Record<string, unknown>, RegExp][] = [
+      [
+        'an undecodable image',
+        '/api/v1/faces/faceDetect',
+        { image: Buffer.from('GIF89a-not-a-jpeg').toString('base64') },
+        /^Image rejected: image is not a decodable JPEG or PNG image$/,
+      ],
+      ['an empty image', '/api/v1/faces/faceDetect', { image: '' }, /^Image bytes are empty$/],
+      ['an empty face to enroll', '/api/v1/faces/faceEnroll', { faceImage: '' }, /^Face bytes are empty$/],
+      [
+        'a face-less image to compare',
+        '/api/v1/faces/faceCompare',
+        { image1: 'SMALL', image2: 'SMALL' },
+        /^Image rejected: image1 has no face$/,
+      ],
+    ];
+    for (const [what, route, body, detail] of rejectedImages) {
+      it(`rejects ${what} on faces/* with 500, as the guide says`, async () => {
+        // Smaller than a face can be: the simple engine finds none in it.
+        const small = (
+          await sharp({ create: { width: 8, height: 8, channels: 3, background: 'red' } })
+            .jpeg()
+            .toBuffer()
+        ).toString('base64');
+        const sent = JSON.stringify(body).replaceAll('SMALL', small);
+        const response = await raw(emu, 'POST', route, { body: sent, headers: json });
+        assert.equal(response.status, 500);
+        assert.match(String(response.body?.detail), detail);
+        const operation = route.split('/').pop() ?? '';
+        assert.equal(emu.routes.validateResponse(operation, 500, response.body), undefined);
       });
+    }
+
+    it('still answers a faces/* request without its required image with 400', async () => {
+      const response = await raw(emu, 'POST', '/api/v1/faces/faceDetect', { body: '{}', headers: json });
       assert.equal(response.status, 400);
-      assert.match(String(response.body?.detail), /image is not a decodable JPEG or PNG image/);
+      assert.match(String(response.body?.detail), /Image bytes are empty|body\.image is required/);
     });
   });
 
@@ -163,38 +185,124 @@ describe('emulator', () => {
       let emu = await startEmulator({ https: false, engine: 'simple', dataDir });
       let client = new IdentitiesClient({ baseUrl: emu.url, username: 'admin', password: 'admin' });
       const { personId } = await client.faceEnroll({ faceImage: image, photoReferenceId: 'ref-1' });
-      const tag = await client.createTag({ name: 'VIP' });
-      await client.upsertPersonTag(personId, { tagId: tag.tagId });
+      const tag = await client.createTag({ tagName: 'VIP', defaultExpirePeriod: '30.00:00:00' });
+      const applied = await client.upsertPersonTag(personId, { tagId: tag.tagId ?? '' });
       await client.upsertAlias(personId, { firstName: 'Ada', lastName: 'Lovelace' });
-      await client.uploadFileDocument({
+      await client.upsertNote(personId, { summary: 'VIP', body: 'Window seat' });
+      const { publicId } = await client.uploadFileDocument({
         personId,
         name: 'ID',
         file: Buffer.from('%PDF-1.4'),
         fileName: 'id.pdf',
       });
       const published = await client.publishWithResponse({ expanded: image, detectorName: 'door' });
+      const before = await client.getPerson(personId);
       client.close();
       await emu.close();
 
       emu = await startEmulator({ https: false, engine: 'simple', dataDir });
       client = new IdentitiesClient({ baseUrl: emu.url, username: 'admin', password: 'admin' });
       const person = await client.getPerson(personId);
-      assert.equal(person.friendlyName, 'Ada Lovelace');
+      assert.deepEqual(person, before);
+      assert.equal(person.aliases?.[0]?.firstName, 'Ada');
+      assert.equal(person.tags?.[0]?.expires, applied.expires);
       assert.deepEqual(
-        person.personTags.map((t) => t.tag.name),
-        ['VIP'],
+        (await client.listTags()).map((t) => t.defaultExpirePeriod),
+        ['30.00:00:00'],
       );
-      const faceId = person.faces[0]?.faceId ?? '';
-      assert.deepEqual((await client.getEnrollmentPhoto(faceId)).data, image);
-      const doc = person.fileDocuments[0]?.publicId ?? '';
-      assert.equal((await client.downloadFileDocument(personId, doc)).data.toString(), '%PDF-1.4');
+      const [detected] = published.detectedFaces;
+      assert.deepEqual((await client.getEnrollmentPhoto(detected?.faceId ?? '')).data, image);
+      assert.equal((await client.downloadFileDocument(personId, publicId)).data.toString(), '%PDF-1.4');
       assert.equal((await client.checkImageReference('ref-1')).exists, true);
-      const detectId = published.detectedFaces[0]?.detectId ?? '';
-      assert.deepEqual((await client.getDetectionPhoto(faceId, detectId)).data, image);
-      assert.equal((await client.recognize({ croppedAligned: image }))?.personId, personId);
+      assert.deepEqual(
+        (await client.getDetectionPhoto(detected?.faceId ?? '', detected?.detectId ?? '')).data,
+        image,
+      );
+      assert.equal(
+        (await client.recognize({ croppedAligned: image, detectorName: 'door' }))?.personId,
+        personId,
+      );
       client.close();
       await emu.close();
     } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a data directory written before the guide names (state.json without a version)', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'identities-'));
+    const personId = '0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d';
+    const tagId = '4c5d6e7f-8091-2345-6789-abcdef012345';
+    writeFileSync(
+      path.join(dataDir, 'state.json'),
+      JSON.stringify({
+        people: [
+          {
+            personId,
+            created: '2026-01-01T00:00:00.000Z',
+            aliases: [
+              {
+                aliasId: '1f2e3d4c-5b6a-7980-1234-56789abcdef0',
+                firstName: 'Jane',
+                lastName: 'Doe',
+                middleName: null,
+                title: null,
+              },
+            ],
+            addresses: [
+              {
+                addressId: '2a3b4c5d-6e7f-8091-2345-6789abcdef01',
+                addressType: 'Home',
+                line1: '123 Main St',
+                line2: null,
+                city: 'Las Vegas',
+                state: 'NV',
+                postalCode: '89101',
+                country: 'USA',
+              },
+            ],
+            personTags: [{ tagId, created: '2026-01-15T12:00:00.000Z', expires: null }],
+            entityFields: [
+              {
+                name: 'LoyaltyTier',
+                stringValue: 'Gold',
+                dateValue: null,
+                numberValue: null,
+                boolValue: null,
+              },
+            ],
+            notes: [
+              {
+                noteId: '5d6e7f80-9123-4567-89ab-cdef01234567',
+                text: 'Prefers window seating',
+                created: '2026-01-01T00:00:00.000Z',
+                modified: null,
+              },
+            ],
+            documents: [],
+          },
+        ],
+        tags: [{ tagId, name: 'VIP', description: null, defaultExpiryDays: 30 }],
+        faces: [],
+        detections: [],
+        fieldSettings: [],
+      }),
+    );
+    const emu = await startEmulator({ https: false, engine: 'simple', dataDir });
+    const client = new IdentitiesClient({ baseUrl: emu.url, username: 'admin', password: 'admin' });
+    try {
+      const person = await client.getPerson(personId);
+      assert.equal(emu.routes.validateResponse('getPerson', 200, person), undefined);
+      assert.equal(person.aliases?.[0]?.personAliasId, '1f2e3d4c-5b6a-7980-1234-56789abcdef0');
+      assert.equal(person.addresses?.[0]?.street, '123 Main St');
+      assert.deepEqual(person.tags, [{ tagId, expires: null, created: '2026-01-15T12:00:00.000Z' }]);
+      assert.equal(person.notes?.[0]?.body, 'Prefers window seating');
+      assert.deepEqual(await client.listTags(), [
+        { tagId, tagName: 'VIP', disabled: false, description: null, defaultExpirePeriod: '30.00:00:00' },
+      ]);
+    } finally {
+      client.close();
+      await emu.close();
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
