@@ -317,6 +317,11 @@ export class IdentitiesClient {
     await this.tokens.get();
   }
 
+  /** Renews the token now with renewToken (logging in first if needed), e.g. to test a server. */
+  async renew(): Promise<void> {
+    await this.tokens.renewNow();
+  }
+
   /** Aborts every request in flight with a CLOSED error and frees the sockets. */
   close(): void {
     this.closed = true;

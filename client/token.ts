@@ -54,6 +54,12 @@ export class TokenManager {
     return this.share(() => this.source.login());
   }
 
+  /** Renews the token now (logging in first if there is none); a failed renewal is not replaced by a login. */
+  async renewNow(): Promise<void> {
+    const current = await this.get();
+    await this.share(() => this.source.renew(current));
+  }
+
   /**
    * The server rejected `rejected`. Forget it unless a newer token already replaced it, so that 50
    * requests failing together with the same old token cause one login, not 50.
