@@ -38,7 +38,13 @@ export const DEMO_IDS = {
   tls: 'demo-tls',
 } as const;
 
-/** The person the demo flow recognises: enrolled once from obama.jpg, found again in obama2.jpg. */
+/**
+ * The demo's records, in the vendor guide's shapes: Barack Obama, enrolled once from obama.jpg and
+ * found again in obama2.jpg by the demo flow, with an alias, an address, an entity field and a note
+ * like those of the guide's Get Identity answer, and the tag VIP. VIP never expires
+ * (defaultExpirePeriod 00:00:00): the demo's data lives on in .demo/, and the flow must still show
+ * the tag months later.
+ */
 export async function seedDemo(client: IdentitiesClient): Promise<void> {
   if ((await client.checkImageReference('demo-obama')).exists) return;
   const { personId } = await client.faceEnroll({
@@ -46,8 +52,28 @@ export async function seedDemo(client: IdentitiesClient): Promise<void> {
     photoReferenceId: 'demo-obama',
   });
   await client.upsertAlias(personId, { firstName: 'Barack', lastName: 'Obama', title: 'President' });
+  await client.upsertAddress(personId, {
+    street: '1600 Pennsylvania Avenue NW',
+    city: 'Washington',
+    state: 'DC',
+    postalCode: '20500',
+    country: 'USA',
+  });
+  await client.upsertEntityField(personId, { name: 'LoyaltyTier', stringValue: 'Gold' });
+  await client.upsertNote(personId, {
+    summary: 'VIP',
+    body: 'Prefers window seating',
+    author: 'host@venue.com',
+  });
   const [existing] = await client.listTags({ tagName: 'VIP' });
-  const { tagId } = existing ?? (await client.createTag({ tagName: 'VIP' }));
+  const { tagId } =
+    existing ??
+    (await client.createTag({
+      tagName: 'VIP',
+      description: 'Very important person',
+      disabled: false,
+      defaultExpirePeriod: '00:00:00',
+    }));
   if (!tagId) throw new Error('the server answered a VIP tag without a tagId');
   await client.upsertPersonTag(personId, { tagId });
 }
