@@ -44,6 +44,7 @@ const MANIFEST = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'
   version: string;
   main: string;
   types: string;
+  files: string[];
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
   'node-red': { nodes: Record<string, string> };
@@ -305,9 +306,13 @@ describe('the npm package, installed from its tarball into Node-RED', function (
     ];
     for (const file of expected) assert.ok(files.includes(file), `${file} is missing`);
     assert.equal(files.filter((file) => file.startsWith('examples/') && file.endsWith('.json')).length, 9);
+    // What package.json's "files" lets in (npm adds package.json), less the sources, the emulator,
+    // tests, bench and scripts, source maps, and the nodes' declarations, whatever "files" says.
+    const included = [...MANIFEST.files.filter((entry) => !entry.startsWith('!')), 'package.json'];
     const unwanted = files.filter(
       (file) =>
-        !/^(dist\/|examples\/|README\.md$|LICENSE$|package\.json$)/.test(file) ||
+        !included.some((entry) => (entry.endsWith('/') ? file.startsWith(entry) : file === entry)) ||
+        /^(client|nodes|openapi)\/|(^|\/)(emulator|test|bench|scripts|fixtures)\//.test(file) ||
         file.endsWith('.map') ||
         (file.endsWith('.ts') && !file.endsWith('.d.ts')) ||
         (file.startsWith('dist/nodes/') && file.endsWith('.d.ts')),
@@ -341,6 +346,11 @@ describe('the npm package, installed from its tarball into Node-RED', function (
       assert.ok(html.includes(`data-template-name="${type}"`), `${type}: no dialog`);
     const icon = await request(`${url}icons/${PACKAGE}/identities-publish.svg`, {});
     assert.equal(icon.status, 200);
+    // The editor's shared code, if the package has any: Node-RED serves it at resources/<module>/.
+    for (const file of pack.files.filter(({ path: shipped }) => shipped.startsWith('resources/'))) {
+      const served = await request(`${url}${file.path.replace(/^resources\//, `resources/${PACKAGE}/`)}`, {});
+      assert.equal(served.status, 200, file.path);
+    }
   });
 
   it('runs a flow: an image posted to an HTTP endpoint is published to the emulator, the match answered', async function () {
