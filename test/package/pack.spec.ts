@@ -25,6 +25,8 @@ import { promisify } from 'node:util';
 import { IdentitiesClient } from '../../client/client';
 import { startEmulator, type Emulator } from '../../emulator/server';
 import {
+  DEMO_IDS,
+  demoFlows,
   FIXTURES,
   freePort,
   NODE_TYPES,
@@ -34,7 +36,6 @@ import {
   seedDemo,
   spawnNodeRed,
   stopProcess,
-  trustingTlsConfig,
   waitForNodeRed,
   writeFlows,
 } from '../../scripts/runtime';
@@ -142,9 +143,10 @@ function request(
  * What a user might build: an HTTP endpoint that publishes the image posted to it and answers with
  * the result, or with the error a Catch node got.
  */
-function identifyFlow(emulatorUrl: string, caFile: string): object[] {
+function identifyFlow(emulatorUrl: string, caFile: string): { flows: object[]; credentials: object } {
   const tab = 'pack-tab';
-  return [
+  const demo = demoFlows(emulatorUrl, caFile);
+  const flows = [
     { id: tab, type: 'tab', label: 'identify' },
     {
       id: 'pack-in',
@@ -160,7 +162,7 @@ function identifyFlow(emulatorUrl: string, caFile: string): object[] {
       id: 'pack-publish',
       z: tab,
       name: '',
-      server: 'pack-server',
+      server: DEMO_IDS.server,
       ...PUBLISH_SETTINGS,
       detectorName: 'PackageCam',
       wires: [['pack-out']],
@@ -178,22 +180,13 @@ function identifyFlow(emulatorUrl: string, caFile: string): object[] {
       ],
       wires: [['pack-out']],
     },
-    {
-      id: 'pack-server',
-      type: 'identities-config',
-      name: 'emulator',
-      baseUrl: emulatorUrl,
-      allowHttp: false,
-      tls: 'pack-tls',
-      proxy: '',
-      timeout: 30,
-      maxConcurrent: 4,
-      queueLength: 100,
-      overflow: 'error',
-      version: 1,
-    },
-    trustingTlsConfig('pack-tls', caFile),
+    // The demo flow's config node (the emulator, its CA trusted) and its tls-config.
+    ...demo.flows.filter((node) => {
+      const { id } = node as { id: string };
+      return id === DEMO_IDS.server || id === DEMO_IDS.tls;
+    }),
   ];
+  return { flows, credentials: demo.credentials };
 }
 
 describe('the npm package, installed from its tarball into Node-RED', function () {
@@ -252,9 +245,8 @@ describe('the npm package, installed from its tarball into Node-RED', function (
     const caFile = path.join(userDir, 'emulator-ca.pem');
     writeFileSync(caFile, emulator.ca ?? '');
     // The flow is in place before Node-RED starts, which opens its port once the flows have started.
-    writeFlows(userDir, identifyFlow(emulator.url, caFile), {
-      'pack-server': { username: 'admin', password: 'admin' },
-    });
+    const { flows, credentials } = identifyFlow(emulator.url, caFile);
+    writeFlows(userDir, flows, credentials);
 
     const port = await freePort();
     writeFileSync(
