@@ -523,10 +523,6 @@ describe('the vendor guide\u2019s example requests against the emulator (HTTPS)'
     files = await exampleFiles();
   });
 
-  beforeEach(async function () {
-    emu = await startEmulator({ port: 0, https: true, engine: 'simple' });
-  });
-
   afterEach(async function () {
     await emu?.close();
     emu = undefined;
@@ -540,13 +536,15 @@ describe('the vendor guide\u2019s example requests against the emulator (HTTPS)'
     const inferred =
       request.response.shown === false ? ' [answer not shown in the guide: the inferred one]' : '';
     it(`${pageName(request.page)}: ${request.id}, ${request.method} ${request.path}${inferred}`, async function () {
-      const login = await send(emu!, { method: 'POST', target: '/api/v1/authenticate', json: LOGIN });
+      // An emulator of its own, started here so that a failed start fails this test only.
+      emu = await startEmulator({ port: 0, https: true, engine: 'simple' });
+      const login = await send(emu, { method: 'POST', target: '/api/v1/authenticate', json: LOGIN });
       assert.equal(login.status, 200, `log-in: ${shown(login)}`);
       const { token } = JSON.parse(login.body.toString('utf8')) as { token: string };
-      const api = new Api(emu!, token, files);
+      const api = new Api(emu, token, files);
       const prepared = await PREPARE[request.id]!(api);
 
-      const answer = await send(emu!, outgoing(request, api, prepared.ids ?? {}));
+      const answer = await send(emu, outgoing(request, api, prepared.ids ?? {}));
       assert.equal(answer.status, request.response.status, shown(answer));
       const { json, problems } = departures(request, answer);
       if (problems.length === 0 && prepared.check) problems.push(...(await prepared.check(json, answer)));
