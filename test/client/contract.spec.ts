@@ -141,7 +141,7 @@ describe('the contract', () => {
       assert.deepEqual(wrong, []);
     });
 
-    it('requires every body field the guide calls required, in the guide\u2019s content type', () => {
+    it('requires every body field the guide calls required, and none it calls optional, in its content type', () => {
       const wrong: string[] = [];
       for (const { endpoint, op } of pairs) {
         const content = op.requestBody?.content ?? {};
@@ -157,8 +157,13 @@ describe('the contract', () => {
           continue;
         }
         const required = requiredOf(contract, schema);
-        for (const field of endpoint.body.fields.filter((f) => f.required === true)) {
-          if (!required.has(field.name)) wrong.push(`${endpoint.operationId}: ${field.name} is not required`);
+        for (const field of endpoint.body.fields) {
+          if (field.required === true && !required.has(field.name)) {
+            wrong.push(`${endpoint.operationId}: ${field.name} is not required`);
+          }
+          if (field.required === false && required.has(field.name)) {
+            wrong.push(`${endpoint.operationId}: ${field.name} is required, the guide says optional`);
+          }
         }
       }
       assert.deepEqual(wrong, []);
