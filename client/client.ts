@@ -773,7 +773,10 @@ export class IdentitiesClient {
     );
     const query = new URLSearchParams();
     for (const [name, value] of Object.entries(spec.query ?? {})) {
-      if (value !== undefined && value !== null && value !== '') query.append(name, String(value));
+      if (value === undefined || value === null || value === '') continue;
+      // URLSearchParams would send a lone surrogate as U+FFFD: a filter for another value.
+      if (typeof value === 'string' && LONE_SURROGATE.test(value)) throw illFormed(operation, name);
+      query.append(name, String(value));
     }
     const search = query.toString();
     return `${this.baseUrl}${path}${search ? `?${search}` : ''}`;
@@ -975,8 +978,16 @@ function checkedId(operation: OperationId, name: string, value: unknown): string
     new ApiError({ operation, code: 'INVALID_INPUT', message: `${name} ${problem}` });
   if (typeof value !== 'string' || value.trim() === '') throw invalid('is missing or empty');
   if (value === '.' || value === '..') throw invalid(`must not be "${value}"`);
-  if (LONE_SURROGATE.test(value)) throw invalid('is not well-formed text (it holds a lone UTF-16 surrogate)');
+  if (LONE_SURROGATE.test(value)) throw illFormed(operation, name);
   return value;
+}
+
+function illFormed(operation: OperationId, name: string): ApiError {
+  return new ApiError({
+    operation,
+    code: 'INVALID_INPUT',
+    message: `${name} is not well-formed text (it holds a lone UTF-16 surrogate)`,
+  });
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason (a close, the caller's abort). */

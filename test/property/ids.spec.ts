@@ -11,46 +11,38 @@ type Call = (client: IdentitiesClient, ids: string[]) => Promise<unknown>;
 /** Every method that puts ids in the path, with the ids in the order of the path template. */
 const PATH_CALLS: [OperationId, Call][] = [
   ['checkImageReference', (c, [id]) => c.checkImageReference(id!)],
+  ['queryPeopleByEntityField', (c, [name, value]) => c.queryPeopleByEntityField(name!, value!)],
   ['getPerson', (c, [id]) => c.getPerson(id!)],
   ['getAliases', (c, [id]) => c.getAliases(id!)],
   ['upsertAlias', (c, [id]) => c.upsertAlias(id!, {} as never)],
-  ['deleteAlias', (c, [id]) => c.deleteAlias(id!, 'alias-1')],
+  ['deleteAlias', (c, [person, alias]) => c.deleteAlias(person!, alias!)],
   ['getPersonTags', (c, [id]) => c.getPersonTags(id!)],
   ['upsertPersonTag', (c, [id]) => c.upsertPersonTag(id!, {} as never)],
-  ['deletePersonTag', (c, [id]) => c.deletePersonTag(id!, 'tag-1')],
+  ['deletePersonTag', (c, [person, tag]) => c.deletePersonTag(person!, tag!)],
   ['getNotes', (c, [id]) => c.getNotes(id!)],
-  ['upsertNote', (c, [id]) => c.upsertNote(id!, { text: 'x' } as never)],
-  ['deleteNote', (c, [id]) => c.deleteNote(id!, 'note-1')],
+  ['upsertNote', (c, [id]) => c.upsertNote(id!, { summary: 'x', body: 'y' })],
+  ['deleteNote', (c, [person, note]) => c.deleteNote(person!, note!)],
   ['upsertAddress', (c, [id]) => c.upsertAddress(id!, {} as never)],
   ['getEntityFields', (c, [id]) => c.getEntityFields(id!)],
   ['upsertEntityField', (c, [id]) => c.upsertEntityField(id!, {} as never)],
-  ['deleteEntityField', (c, [id]) => c.deleteEntityField(id!, 'field-1')],
+  ['deleteEntityField', (c, [person, field]) => c.deleteEntityField(person!, field!)],
   ['getEnrollmentPhoto', (c, [id]) => c.getEnrollmentPhoto(id!)],
   ['getDetectionPhoto', (c, [face, detection]) => c.getDetectionPhoto(face!, detection!)],
   ['downloadFileDocument', (c, [person, document]) => c.downloadFileDocument(person!, document!)],
   ['getDetectionsByFace', (c, [id]) => c.getDetectionsByFace(id!)],
   ['getDetectionsByPerson', (c, [id]) => c.getDetectionsByPerson(id!)],
   ['getTag', (c, [id]) => c.getTag(id!)],
-  ['updateTag', (c, [id]) => c.updateTag(id!, { name: 'x' } as never)],
+  ['updateTag', (c, [id]) => c.updateTag(id!, { tagName: 'x' })],
   ['deleteTag', (c, [id]) => c.deleteTag(id!)],
   ['setStringFieldSetting', (c, [type, field]) => c.setStringFieldSetting(type!, field!, {} as never)],
   ['setDatetimeFieldSetting', (c, [type, field]) => c.setDatetimeFieldSetting(type!, field!, {} as never)],
 ];
 
-/** The fixed query the delete calls above add. */
-const FIXED_QUERY: Partial<Record<OperationId, string>> = {
-  deleteAlias: 'aliasId=alias-1',
-  deletePersonTag: 'tagId=tag-1',
-  deleteNote: 'noteId=note-1',
-  deleteEntityField: 'name=field-1',
-};
-
-/** Methods with a required id in the query: [operation, parameter, call]. */
-const QUERY_CALLS: [OperationId, string, (client: IdentitiesClient, id: string) => Promise<unknown>][] = [
-  ['deleteAlias', 'aliasId', (c, id) => c.deleteAlias('p', id)],
-  ['deletePersonTag', 'tagId', (c, id) => c.deletePersonTag('p', id)],
-  ['deleteNote', 'noteId', (c, id) => c.deleteNote('p', id)],
-  ['deleteEntityField', 'name', (c, id) => c.deleteEntityField('p', id)],
+/** Methods with a text filter in the query: [operation, parameter, call]. */
+const FILTER_CALLS: [OperationId, string, (client: IdentitiesClient, value: string) => Promise<unknown>][] = [
+  ['getPersonTags', 'tagName', (c, tagName) => c.getPersonTags('p', { tagName })],
+  ['getEntityFields', 'fieldName', (c, fieldName) => c.getEntityFields('p', { fieldName })],
+  ['listTags', 'tagName', (c, tagName) => c.listTags({ tagName })],
 ];
 
 const placeholders = (operation: OperationId) =>
@@ -129,7 +121,7 @@ describe('property: ids in paths and queries', () => {
     const { method, url } = api.requests[before]!;
     assert.equal(method, OPERATIONS[operation].method);
     const [path = '', ...query] = url.split('?');
-    assert.equal(query.join('?'), FIXED_QUERY[operation] ?? '', `the query of ${url}`);
+    assert.equal(query.join('?'), '', `the query of ${url}`);
     assert.ok(!path.includes('#'));
     const template = OPERATIONS[operation].path.split('/');
     const segments = path.split('/');
@@ -207,43 +199,40 @@ describe('property: ids in paths and queries', () => {
     );
   });
 
-  it('a query-parameter id is sent as exactly that one parameter, and the path stays put', async () => {
+  it('a text filter is sent as exactly that one parameter, and the path stays put', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom(...QUERY_CALLS),
-        anyId.filter((id) => id.trim() !== '' && isWellFormed(id)),
-        async ([operation, parameter, call], id) => {
+        fc.constantFrom(...FILTER_CALLS),
+        anyId.filter((value) => value !== '' && isWellFormed(value)),
+        async ([operation, parameter, call], value) => {
           const before = api.requests.length;
-          await call(client, id);
+          await call(client, value);
           assert.equal(api.requests.length, before + 1);
           const sent = new URL(api.requests[before]!.url, 'http://x');
           assert.equal(sent.pathname, OPERATIONS[operation].path.replace('{personId}', 'p'));
-          assert.deepEqual([...sent.searchParams], [[parameter, id]]);
+          assert.deepEqual([...sent.searchParams], [[parameter, value]]);
         },
       ),
       { numRuns: 300 },
     );
   });
 
-  // Optional query values that are blank are left out, but a required id must not be: deleteAlias('p', '')
-  // would otherwise delete with no aliasId, and a lone surrogate would be sent as U+FFFD, another id.
-  it('a blank or ill-formed required query id: INVALID_INPUT, nothing sent', async () => {
+  // An empty filter is no filter; a lone surrogate would go out as U+FFFD, a filter for another value.
+  it('an empty text filter is left out; an ill-formed one is INVALID_INPUT, nothing sent', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom(...QUERY_CALLS),
-        fc.oneof(fc.constantFrom('', ' ', '\t\n', '\ud800'), utf16String()),
-        async ([operation, parameter, call], id) => {
+        fc.constantFrom(...FILTER_CALLS),
+        fc.oneof(fc.constantFrom('', '\ud800', 'a\udc00'), utf16String()),
+        async ([operation, parameter, call], value) => {
           const before = api.requests.length;
-          const result = await settled(() => call(client, id));
-          if (id.trim() === '' || !isWellFormed(id)) {
+          const result = await settled(() => call(client, value));
+          if (!isWellFormed(value)) {
             assert.ok(!result.ok, `${operation} sent ${api.requests.at(-1)?.url}`);
-            assertInvalidInput(result.error, operation, parameter);
+            assertInvalidInput(result.error, operation, `${parameter} is not well-formed text`);
             assert.equal(api.requests.length, before, 'nothing sent');
           } else {
-            assert.deepEqual(
-              [...new URL(api.requests[before]!.url, 'http://x').searchParams],
-              [[parameter, id]],
-            );
+            const sent = [...new URL(api.requests[before]!.url, 'http://x').searchParams];
+            assert.deepEqual(sent, value === '' ? [] : [[parameter, value]]);
           }
         },
       ),
@@ -251,32 +240,43 @@ describe('property: ids in paths and queries', () => {
     );
   });
 
-  it('optional query values (queryPeople, faceEnroll personId) arrive as given, nothing more', async () => {
+  it('optional query values (queryPeople, detections, faceEnroll) arrive as given, nothing more', async () => {
     const text = anyId.filter((id) => id !== '' && isWellFormed(id));
     const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
     await fc.assert(
       fc.asyncProperty(
         fc.record({
           tagId: optional(text),
-          tagName: optional(text),
           entityFieldName: optional(text),
-          entityFieldValue: optional(text),
+          entityFieldStringValue: optional(text),
+        }),
+        fc.record({
           skip: optional(fc.nat()),
           take: optional(fc.nat()),
+          epochStartMs: optional(fc.nat()),
+          epochEndMs: optional(fc.nat()),
+          dateAscending: optional(fc.boolean()),
         }),
         optional(text),
-        async (query, personId) => {
+        optional(fc.boolean()),
+        async (query, window, personId, forceEnrollment) => {
           const before = api.requests.length;
           await client.queryPeople(query);
-          await client.faceEnroll({ faceImage: JPEG, personId });
-          const [people, enroll] = api.requests.slice(before).map(({ url }) => new URL(url, 'http://x'));
+          await client.getDetectionsByPerson('p', window);
+          await client.faceEnroll({ faceImage: JPEG, personId, forceEnrollment });
+          const [people, detections, enroll] = api.requests
+            .slice(before)
+            .map(({ url }) => new URL(url, 'http://x'));
+          const given = (values: object) =>
+            Object.entries(values)
+              .filter(([, value]) => value !== undefined)
+              .map(([name, value]) => [name, String(value)]);
           assert.equal(people!.pathname, OPERATIONS.queryPeople.path);
-          const expected = Object.entries(query)
-            .filter(([, value]) => value !== undefined)
-            .map(([name, value]) => [name, String(value)]);
-          assert.deepEqual([...people!.searchParams], expected);
+          assert.deepEqual([...people!.searchParams], given(query));
+          assert.equal(detections!.pathname, '/api/v1/people/detections/personId/p');
+          assert.deepEqual([...detections!.searchParams], given(window));
           assert.equal(enroll!.pathname, OPERATIONS.faceEnroll.path);
-          assert.deepEqual([...enroll!.searchParams], personId === undefined ? [] : [['personId', personId]]);
+          assert.deepEqual([...enroll!.searchParams], given({ personId, forceEnrollment }));
         },
       ),
       { numRuns: 200 },
