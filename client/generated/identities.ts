@@ -836,7 +836,7 @@ export interface components {
             CroppedAligned: string;
             /** @description Precomputed embeddings as a binary blob; no dimension or encoding is documented. */
             Embeddings?: string;
-            /** @description Recognition model name */
+            /** @description Recognition model name, e.g. arcface. */
             RecognitionModel?: string;
         };
         EdgePerson: {
