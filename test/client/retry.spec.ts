@@ -3,7 +3,7 @@ import net, { type AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { IdentitiesClient } from '../../client/client';
 import { ApiError, type ApiErrorInit } from '../../client/errors';
-import { isTransient, RetryPolicy } from '../../client/retry';
+import { isTransient, RetryPolicy, type RetryOptions } from '../../client/retry';
 import { startEmulator, type Emulator } from '../../emulator/server';
 
 const NOW = 1_000_000;
@@ -232,12 +232,91 @@ describe('retries against the emulator', function () {
     client.close();
   });
 
+  /** Requests `operation` received while `work` ran. */
+  async function requestsOf(operation: string, work: () => Promise<unknown>): Promise<number> {
+    const before = emu.counts[operation] ?? 0;
+    await work();
+    return (emu.counts[operation] ?? 0) - before;
+  }
+
+  const admin = (retry: RetryOptions = {}) =>
+    new IdentitiesClient({
+      baseUrl: emu.url,
+      username: 'admin',
+      password: 'admin',
+      retry: { baseDelayMs: 10, random: () => 0.5, ...retry },
+    });
+
+  it('publish: never sent again once it may have reached the server (a 5xx, a reset)', async function () {
+    const client = admin();
+    await client.login();
+    for (const fault of [
+      { type: 'status', status: 503 },
+      { type: 'reset-before-headers', processed: true },
+    ] as const) {
+      emu.faults.add({ operations: ['publish'], count: 1, fault });
+      const sent = await requestsOf('publish', () =>
+        assert.rejects(client.publish({ expanded: face, detectorName: 'door' })),
+      );
+      assert.equal(sent, 1, fault.type);
+    }
+    client.close();
+  });
+
+  it('publishWithResponse: sent again after a 503 with allowDoubleDetection false, never with it true', async function () {
+    const client = admin();
+    emu.faults.add({ operations: ['publishWithResponse'], count: 1, fault: { type: 'status', status: 503 } });
+    const retried = await requestsOf('publishWithResponse', async () => {
+      const { detectedFaces } = await client.publishWithResponse({ expanded: face, detectorName: 'door' });
+      assert.equal(detectedFaces.length, 1);
+    });
+    assert.equal(retried, 2);
+    emu.faults.add({ operations: ['publishWithResponse'], count: 1, fault: { type: 'status', status: 503 } });
+    const once = await requestsOf('publishWithResponse', () =>
+      assert.rejects(
+        client.publishWithResponse({ expanded: face, detectorName: 'door', allowDoubleDetection: true }),
+        (err: ApiError) => err.status === 503,
+      ),
+    );
+    assert.equal(once, 1);
+    client.close();
+  });
+
+  it('publishWithResponse: no retry that would start later than 5 s after the first attempt', async function () {
+    // A backoff of 0.99 x 6 s ends after the window: the client gives up at once instead of waiting.
+    const client = admin({ baseDelayMs: 6_000, random: () => 0.99 });
+    emu.faults.add({ operations: ['publishWithResponse'], count: 1, fault: { type: 'status', status: 503 } });
+    const sent = await requestsOf('publishWithResponse', () =>
+      assert.rejects(
+        client.publishWithResponse({ expanded: face, detectorName: 'door' }),
+        (err: ApiError) => err.status === 503,
+      ),
+    );
+    assert.equal(sent, 1);
+    client.close();
+  });
+
+  it("faces/*: a 500 (the guide's image rejected) is not sent again; a 503 is", async function () {
+    const client = admin();
+    emu.faults.add({ operations: ['faceDetect'], count: 1, fault: { type: 'status', status: 500 } });
+    const rejected = await requestsOf('faceDetect', () =>
+      assert.rejects(client.faceDetect({ image: face }), (err: ApiError) => err.status === 500),
+    );
+    assert.equal(rejected, 1);
+    emu.faults.add({ operations: ['faceDetect'], count: 1, fault: { type: 'status', status: 503 } });
+    const retried = await requestsOf('faceDetect', async () => {
+      assert.equal((await client.faceDetect({ image: face })).detections.length, 1);
+    });
+    assert.equal(retried, 2);
+    client.close();
+  });
+
   it('gives an attempt no more time than the deadline leaves', async function () {
     emu.faults.add({ operations: ['listTags'], fault: { type: 'stall', ms: 5000 } });
     const client = new IdentitiesClient({ baseUrl: emu.url, username: 'admin', password: 'admin' });
     await client.login();
     await assert.rejects(
-      client.listTags({ timeoutMs: 10_000, deadline: Date.now() + 300 }),
+      client.listTags({}, { timeoutMs: 10_000, deadline: Date.now() + 300 }),
       (err: ApiError) => {
         assert.equal(err.code, 'TIMEOUT');
         const ms = Number(/no answer within (\d+) ms/.exec(err.message)?.[1]);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
-import { IdentitiesClient, type ClientOptions } from '../../client/client';
+import { IdentitiesClient, type ClientOptions, type DriftReport } from '../../client/client';
 import { ApiError } from '../../client/errors';
 import { startEmulator, type Emulator } from '../../emulator/server';
 
@@ -99,7 +99,7 @@ describe('sentinel: no secret in any error or log line', () => {
   ][] = [
     ['a 500 echoing the secrets', echo(500), {}, (c) => c.listTags()],
     ['a 403 echoing the Authorization header', echo(403), {}, (c) => c.getTag('x')],
-    ['a 400 echoing the body', echo(400), {}, (c) => c.createTag({ name: PASSWORD })],
+    ['a 400 echoing the body', echo(400), {}, (c) => c.createTag({ tagName: PASSWORD })],
     ['a 401 on the replay', echo(401), {}, (c) => c.listTags()],
     ['wrong credentials', undefined, { password: `${PASSWORD}-wrong` }, (c) => c.listTags()],
     [
@@ -115,7 +115,7 @@ describe('sentinel: no secret in any error or log line', () => {
       (c) => c.listTags(),
     ],
     ['a timeout', () => undefined, { timeoutMs: 100 }, (c) => c.listTags()],
-    ['an abort', () => undefined, {}, (c) => c.listTags({ signal: AbortSignal.timeout(50) })],
+    ['an abort', () => undefined, {}, (c) => c.listTags({}, { signal: AbortSignal.timeout(50) })],
     ['invalid input', echo(500), {}, (c) => c.faceDetect({ image: `not an image ${PASSWORD}` })],
   ];
 
@@ -134,6 +134,31 @@ describe('sentinel: no secret in any error or log line', () => {
   it('an untrusted certificate', async () => {
     const err = await expectClean({ baseUrl: emu.url }, (c) => c.listTags());
     assert.equal(err.code, 'TLS');
+  });
+
+  it('drift reports name fields and types, never the values', async () => {
+    behaviour = (_req, res) =>
+      res
+        .writeHead(200, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify([{ tagName: [PASSWORD], token: TOKEN }]));
+    const reports: DriftReport[] = [];
+    const client = new IdentitiesClient({
+      baseUrl: url,
+      username: 'admin',
+      password: PASSWORD,
+      onDrift: (report) => reports.push(report),
+    });
+    try {
+      await client.listTags();
+    } finally {
+      client.close();
+    }
+    const text = JSON.stringify(reports);
+    assert.deepEqual(
+      reports.map((report) => `${report.operation} ${report.field}`),
+      ['authenticate username', 'listTags [].tagName', 'listTags [].token'],
+    );
+    for (const secret of [PASSWORD, TOKEN]) assert.ok(!text.includes(secret), `leaked in: ${text}`);
   });
 
   it('scrubs the secrets out of the server text but keeps the rest', async () => {
