@@ -10,9 +10,11 @@ import {
   checkedBaseUrl,
   configurationError,
   connectionOptions,
+  driftWarnings,
   testConnection,
   type ConnectionSettings,
 } from './lib/connection';
+import { nodeDefaults } from './lib/defaults';
 import { Dispatcher, OVERFLOW_POLICIES, type OverflowPolicy } from './lib/dispatcher';
 import { shared, translate } from './lib/i18n';
 import {
@@ -51,13 +53,8 @@ interface TestRequest {
   password?: unknown;
 }
 
-const DEFAULTS = {
-  timeoutSeconds: 30,
-  maxConcurrent: 4,
-  queueLength: 100,
-  overflow: 'error' as OverflowPolicy,
-  maxAgeSeconds: 60,
-};
+/** The editor's defaults, also for a setting that is absent or unusable. */
+const DEFAULTS = nodeDefaults(CONFIG_TYPE);
 /** Without a Retry-After, a 429 holds every request back this long. */
 const DEFAULT_RATE_LIMIT_PAUSE_MS = 1000;
 
@@ -71,7 +68,8 @@ function positiveInteger(value: unknown, fallback: number, min: number): number 
 }
 
 function overflowPolicy(value: unknown): OverflowPolicy {
-  return OVERFLOW_POLICIES.find((policy) => policy === value) ?? DEFAULTS.overflow;
+  const known = (name: unknown) => OVERFLOW_POLICIES.find((policy) => policy === name);
+  return known(value) ?? known(DEFAULTS.overflow) ?? 'error';
 }
 
 function optionalId(value: unknown): string | undefined {
@@ -91,8 +89,8 @@ function settingsOf(def: {
     allowHttp: def.allowHttp === true || def.allowHttp === 'true',
     tls: optionalId(def.tls),
     proxy: optionalId(def.proxy),
-    timeoutMs: positiveInteger(def.timeout, DEFAULTS.timeoutSeconds, 1) * 1000,
-    maxConcurrent: positiveInteger(def.maxConcurrent, DEFAULTS.maxConcurrent, 1),
+    timeoutMs: positiveInteger(def.timeout, Number(DEFAULTS.timeout), 1) * 1000,
+    maxConcurrent: positiveInteger(def.maxConcurrent, Number(DEFAULTS.maxConcurrent), 1),
   };
 }
 
@@ -106,7 +104,7 @@ export = function (RED: NodeAPI) {
     let problem: string | undefined;
     let closed = false;
     let loginStarted = false;
-    const maxAgeSeconds = positiveInteger(def.maxAge, DEFAULTS.maxAgeSeconds, 1);
+    const maxAgeSeconds = positiveInteger(def.maxAge, Number(DEFAULTS.maxAge), 1);
     const drops = { total: 0, full: 0, expired: 0 };
     let lastDropWarning = -Infinity;
     let dropWarningTimer: NodeJS.Timeout | undefined;
@@ -141,7 +139,7 @@ export = function (RED: NodeAPI) {
     const dispatcher = new Dispatcher(
       {
         maxConcurrent: settings.maxConcurrent,
-        queueLength: positiveInteger(def.queueLength, DEFAULTS.queueLength, 0),
+        queueLength: positiveInteger(def.queueLength, Number(DEFAULTS.queueLength), 0),
         overflow,
         maxAgeMs: maxAgeSeconds * 1000,
       },
@@ -163,6 +161,7 @@ export = function (RED: NodeAPI) {
           level === 'warn' ? this.warn(message) : this.debug(message),
         ),
         onRateLimited: (retryAfterMs) => dispatcher.pause(retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS),
+        onDrift: driftWarnings(RED, (text) => this.warn(text)),
       });
       if (client.baseUrl.startsWith('http:'))
         this.warn(translate(RED, 'identities-config.warnings.plainHttp'));

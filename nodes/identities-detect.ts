@@ -2,20 +2,20 @@
  * identities-detect: faces faceDetect. Every face in an image with its box, and msg.annotations to
  * draw them; output 2 takes the images with no face, which is a result and not an error.
  */
-import type { Node, NodeAPI } from 'node-red';
+import type { NodeAPI } from 'node-red';
 import { annotation } from './lib/faces';
-import { serveMessages, type FlowNodeDef } from './lib/flow-node';
+import { registerFlowNode, serveMessages, type FlowNodeDef } from './lib/flow-node';
 import { shared, translate } from './lib/i18n';
 import { Inputs, type TypedSettings } from './lib/inputs';
 
 type DetectDef = FlowNodeDef & TypedSettings<'image'>;
 
 export = function (RED: NodeAPI) {
-  function IdentitiesDetectNode(this: Node, def: DetectDef) {
-    RED.nodes.createNode(this, def);
-    serveMessages(RED, this, def, async (msg) => {
-      const image = await new Inputs(RED, this, msg, 'faceDetect', def).image('image', 'image');
-      return async (client, call) => {
+  registerFlowNode<DetectDef>(RED, 'identities-detect', (node, def) => {
+    serveMessages(RED, node, def, async (msg) => {
+      const inputs = new Inputs(RED, node, msg, 'faceDetect', def);
+      const image = await inputs.image('image', 'image');
+      return inputs.explained(async (client, call) => {
         const result = await client.faceDetect({ image }, call);
         const faces = result.detections;
         const unknown = translate(RED, shared('label.unknown'));
@@ -28,8 +28,7 @@ export = function (RED: NodeAPI) {
           outputs: [msg, null],
           status: translate(RED, 'identities-detect.status.faces', { count: faces.length }),
         };
-      };
+      });
     });
-  }
-  RED.nodes.registerType('identities-detect', IdentitiesDetectNode);
+  });
 };

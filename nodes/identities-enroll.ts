@@ -9,7 +9,7 @@ const operations = {
   async faceEnroll(inputs) {
     const faceImage = await inputs.image('image', 'faceImage');
     const personId = await inputs.optionalText('personId', 'personId');
-    const forceEnrollment = await inputs.flag('forceEnrollment', 'forceEnrollment', false);
+    const forceEnrollment = await inputs.flag('forceEnrollment', 'forceEnrollment');
     const photoReferenceId = await inputs.optionalText('photoReferenceId', 'photoReferenceId');
     return async (client, call) => {
       const result = await client.faceEnroll(

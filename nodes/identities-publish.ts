@@ -2,10 +2,16 @@
  * identities-publish: sends a camera image to faceEdge publishWithResponse and routes the detected
  * faces, or to publish (fire-and-forget) when the flow does not need the result.
  */
-import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeMessageParts } from 'node-red';
-import type { DetectedFace, FaceEdgePublishResponse, PublishRequest } from '../client/client';
+import type { NodeAPI, NodeMessage, NodeMessageInFlow, NodeMessageParts } from 'node-red';
+import type { DetectedFace, FaceEdgePublishResponse, PublishOptions, PublishRequest } from '../client/client';
 import { annotation, personName } from './lib/faces';
-import { serveMessages, type Delivery, type FlowNodeDef, type OutputMessages } from './lib/flow-node';
+import {
+  registerFlowNode,
+  serveMessages,
+  type Delivery,
+  type FlowNodeDef,
+  type OutputMessages,
+} from './lib/flow-node';
 import { shared, translate } from './lib/i18n';
 import { Inputs, type TypedSettings } from './lib/inputs';
 import { readSighting, type SightingSettings } from './lib/sighting';
@@ -44,25 +50,26 @@ const UNKNOWN = 1;
 const NO_FACE = 2;
 
 export = function (RED: NodeAPI) {
-  function IdentitiesPublishNode(this: Node, def: PublishDef) {
-    RED.nodes.createNode(this, def);
+  registerFlowNode<PublishDef>(RED, 'identities-publish', (node, def) => {
     const fireAndForget = def.mode === 'fireAndForget';
     const perFace = def.split === 'each';
     const routed = def.separateOutputs === true && !fireAndForget;
 
+    /** publish (fire-and-forget) has none of publishWithResponse's switches: they are not even read. */
     async function request(inputs: Inputs): Promise<PublishRequest> {
-      // Telling matched from unknown faces needs the person record on each matched face.
-      const includePerson = routed || (await inputs.flag('includePerson', 'includePerson', false));
+      const sent = { expanded: await inputs.image('image', 'expanded'), ...(await readSighting(inputs)) };
+      if (fireAndForget) return sent;
+      const flag = (name: keyof PublishOptions) => inputs.flag(name, name);
       return {
-        expanded: await inputs.image('image', 'expanded'),
-        ...(await readSighting(inputs)),
-        largestFaceOnly: await inputs.flag('largestFaceOnly', 'largestFaceOnly', true),
-        allowDoubleDetection: await inputs.flag('allowDoubleDetection', 'allowDoubleDetection', false),
-        includePerson,
-        includeNames: await inputs.flag('includeNames', 'includeNames', false),
-        includeAddresses: await inputs.flag('includeAddresses', 'includeAddresses', false),
-        includeTags: await inputs.flag('includeTags', 'includeTags', false),
-        includeFields: await inputs.flag('includeFields', 'includeFields', false),
+        ...sent,
+        largestFaceOnly: await flag('largestFaceOnly'),
+        allowDoubleDetection: await flag('allowDoubleDetection'),
+        // Separate outputs tell matched from unknown faces by the person record, and label them by name.
+        includePerson: routed || (await flag('includePerson')),
+        includeNames: routed || (await flag('includeNames')),
+        includeAddresses: await flag('includeAddresses'),
+        includeTags: await flag('includeTags'),
+        includeFields: await flag('includeFields'),
       };
     }
 
@@ -132,18 +139,16 @@ export = function (RED: NodeAPI) {
       return result;
     }
 
-    serveMessages(RED, this, def, async (msg) => {
-      const operation = fireAndForget ? 'publish' : 'publishWithResponse';
-      const sent = await request(new Inputs(RED, this, msg, operation, def));
-      return async (client, call) => {
+    serveMessages(RED, node, def, async (msg) => {
+      const inputs = new Inputs(RED, node, msg, fireAndForget ? 'publish' : 'publishWithResponse', def);
+      const sent = await request(inputs);
+      return inputs.explained(async (client, call) => {
         if (fireAndForget) {
           await client.publish(sent, call);
           return { outputs: [msg], status: translate(RED, 'identities-publish.status.published') };
         }
         return deliver(msg, await client.publishWithResponse(sent, call), sent);
-      };
+      });
     });
-  }
-
-  RED.nodes.registerType('identities-publish', IdentitiesPublishNode);
+  });
 };

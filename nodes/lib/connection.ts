@@ -5,7 +5,12 @@
  * "Test connection" endpoint so that the test checks exactly what a deployment would use.
  */
 import type { Node, NodeAPI } from 'node-red';
-import { IdentitiesClient, normalizeBaseUrl, type ClientOptions } from '../../client/client';
+import {
+  IdentitiesClient,
+  normalizeBaseUrl,
+  type ClientOptions,
+  type DriftReport,
+} from '../../client/client';
 import { ApiError } from '../../client/errors';
 import type { TlsOptions } from '../../client/http';
 import type { ProxyOptions } from '../../client/proxy';
@@ -156,6 +161,27 @@ export function connectionOptions(
     tls: tlsOptions(RED, settings.tls),
     proxy: proxyOptions(RED, settings.proxy, new URL(baseUrl)),
     log,
+  };
+}
+
+/**
+ * The client's drift reports as warnings in the log: once per operation and field (the client
+ * reports each problem of a field once; one warning a field is enough to act on), naming the
+ * operation, the field and the problem, so that users can tell us how their server differs.
+ */
+export function driftWarnings(RED: NodeAPI, warn: (text: string) => void): (report: DriftReport) => void {
+  const warned = new Set<string>();
+  return ({ operation, field, problem, expected = '', actual = '' }) => {
+    const key = `${operation} ${field}`;
+    if (warned.has(key)) return;
+    warned.add(key);
+    warn(
+      translate(RED, 'identities-config.warnings.drift', {
+        operation,
+        field: field || translate(RED, 'identities-config.drift.answer'),
+        problem: translate(RED, `identities-config.drift.${problem}`, { expected, actual }),
+      }),
+    );
   };
 }
 

@@ -6,7 +6,7 @@
 import type { Node, NodeAPI } from 'node-red';
 import type { EdgePerson } from '../../client/client';
 import { personName } from './faces';
-import { serveMessages, type FlowNodeDef } from './flow-node';
+import { registerFlowNode, serveMessages, type FlowNodeDef } from './flow-node';
 import { shared, translate } from './i18n';
 import { Inputs, type TypedSettings } from './inputs';
 import { readSighting, type SightingSettings } from './sighting';
@@ -23,7 +23,7 @@ function embeddingNumbers(inputs: Inputs, value: unknown, errorKey: string): num
   if (Array.isArray(numbers) && numbers.every((n) => typeof n === 'number' && Number.isFinite(n))) {
     return numbers as number[];
   }
-  return inputs.fail(errorKey, { field: 'embeddings' });
+  return inputs.invalid(errorKey, 'embeddings', 'embeddings');
 }
 
 function serveFaceMatch(
@@ -43,7 +43,7 @@ function serveFaceMatch(
       : embeddingNumbers(inputs, raw, operation === 'lookup' ? 'notEmbeddingsOrBuffer' : 'notEmbeddings');
     const recognitionModel = await inputs.optionalText('recognitionModel', 'recognitionModel');
     const sighting = operation === 'recognize' ? await readSighting(inputs) : undefined;
-    return async (client, call) => {
+    return inputs.explained(async (client, call) => {
       const person: EdgePerson | null = sighting
         ? await client.recognize({ ...sighting, croppedAligned, embeddings: numbers, recognitionModel }, call)
         : await client.lookup({ croppedAligned, embeddings: blob ?? numbers, recognitionModel }, call);
@@ -52,14 +52,10 @@ function serveFaceMatch(
       if (!person) return { outputs: [null, msg], status: translate(RED, shared('status.noMatch')) };
       msg.personId = person.personId;
       return { outputs: [msg, null], status: personName(person) };
-    };
+    });
   });
 }
 
 export function registerFaceMatchNode(RED: NodeAPI, type: string, operation: 'recognize' | 'lookup'): void {
-  function FaceMatchNode(this: Node, def: FaceMatchDef) {
-    RED.nodes.createNode(this, def);
-    serveFaceMatch(RED, this, def, operation);
-  }
-  RED.nodes.registerType(type, FaceMatchNode);
+  registerFlowNode<FaceMatchDef>(RED, type, (node, def) => serveFaceMatch(RED, node, def, operation));
 }

@@ -5,6 +5,7 @@
  * messages with done(err) there and then, so a redeploy loses none; nothing is sent after.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { withDefaults } from './defaults';
 import { NotDispatchedError } from './dispatcher';
 import { shared, translate } from './i18n';
 import { findServer, type ClientJob, type ServerUser } from './server';
@@ -35,6 +36,22 @@ export type InputHandler = (msg: NodeMessageInFlow) => Promise<ClientJob<Deliver
 interface Pending {
   controller: AbortController;
   done: (err?: Error) => void;
+}
+
+/**
+ * Registers a flow node type: `start` gets the node and its settings, where each setting the stored
+ * node lacks (a flow written by hand or by an older version) has the editor's default.
+ */
+export function registerFlowNode<Def extends FlowNodeDef>(
+  RED: NodeAPI,
+  type: string,
+  start: (node: Node, def: Def) => void,
+): void {
+  function FlowNode(this: Node, def: Def) {
+    RED.nodes.createNode(this, def);
+    start(this, withDefaults(type, def));
+  }
+  RED.nodes.registerType(type, FlowNode);
 }
 
 export function serveMessages(RED: NodeAPI, node: Node, def: FlowNodeDef, handle: InputHandler): void {

@@ -6,9 +6,15 @@
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import type { BinaryResult, CallOptions, IdentitiesClient } from '../../client/client';
 import { ApiError } from '../../client/errors';
-import { serveMessages, type Delivery, type FlowNodeDef, type InputHandler } from './flow-node';
+import {
+  registerFlowNode,
+  serveMessages,
+  type Delivery,
+  type FlowNodeDef,
+  type InputHandler,
+} from './flow-node';
 import { shared, translate } from './i18n';
-import { Inputs } from './inputs';
+import { Inputs, type BodySpec } from './inputs';
 import type { ClientJob } from './server';
 
 /** The dialog's choice that hands the decision to msg.operation. */
@@ -28,28 +34,32 @@ export function byMsgId(
   };
 }
 
-/** An operation whose inputs are two ids from the message, e.g. msg.personId and msg.noteId. */
+/**
+ * An operation whose inputs are two ids from the message, e.g. msg.personId and msg.noteId; the
+ * second fills the path's `secondField` when that has another name (msg.aliasId for {aliasId}).
+ */
 export function byMsgIds(
   first: string,
   second: string,
   ask: (client: IdentitiesClient, firstId: string, secondId: string, call: CallOptions) => Promise<unknown>,
+  secondField = second,
 ): Operation {
   return async (inputs) => {
     const firstId = inputs.msgText(first);
-    const secondId = inputs.msgText(second);
+    const secondId = inputs.msgText(second, secondField);
     return (client, call) => ask(client, firstId, secondId, call);
   };
 }
 
-/** An operation on one id from the message (e.g. msg.personId) with msg.payload as its body. */
+/** An operation on one id from the message (e.g. msg.personId) with msg.payload as its body, in the guide's shape. */
 export function byMsgIdAndBody<T>(
   name: string,
+  spec: BodySpec,
   ask: (client: IdentitiesClient, id: string, body: T, call: CallOptions) => Promise<unknown>,
-  textField?: keyof T & string,
 ): Operation {
   return async (inputs) => {
     const id = inputs.msgText(name);
-    const body = inputs.body<T>(textField);
+    const body = inputs.body<T>(spec);
     return (client, call) => ask(client, id, body, call);
   };
 }
@@ -114,10 +124,11 @@ function operationHandler<Op extends string>(
         }),
       });
     }
-    const job = await operations[chosen](new Inputs(RED, node, msg, chosen, def));
+    const inputs = new Inputs(RED, node, msg, chosen, def);
+    const job = await operations[chosen](inputs);
     // The operation's label in the node's own catalog, as the dialog shows it.
     const label = translate(RED, `${node.type}.operation.${chosen}`);
-    return async (client, call) => deliverResult(RED, msg, label, await job(client, call));
+    return inputs.explained(async (client, call) => deliverResult(RED, msg, label, await job(client, call)));
   };
 }
 
@@ -127,9 +138,7 @@ export function registerOperationNode<Op extends string>(
   type: string,
   operations: Record<Op, Operation>,
 ): void {
-  function OperationNode(this: Node, def: OperationNodeDef) {
-    RED.nodes.createNode(this, def);
-    serveMessages(RED, this, def, operationHandler(RED, this, def, operations));
-  }
-  RED.nodes.registerType(type, OperationNode);
+  registerFlowNode<OperationNodeDef>(RED, type, (node, def) =>
+    serveMessages(RED, node, def, operationHandler(RED, node, def, operations)),
+  );
 }

@@ -25,26 +25,15 @@ function isTimeZone(zone: string): boolean {
   return true;
 }
 
-async function detectTime(inputs: Inputs): Promise<Date | undefined> {
-  const value = await inputs.value('detectTime', 'detectTimeUtc');
-  if (value === undefined || value === null || value === '') return undefined;
-  const time =
-    value instanceof Date || typeof value === 'number' || typeof value === 'string'
-      ? new Date(value)
-      : undefined;
-  if (!time || Number.isNaN(time.getTime())) return inputs.fail('notTime', { field: 'detectTimeUtc' });
-  return time;
-}
-
 /** The detector's name (required), its time zone and the detection time (the client's defaults when unset). */
 export async function readSighting(inputs: Inputs): Promise<Sighting> {
   const ianaTimeZone = await inputs.optionalText('ianaTimeZone', 'ianaTimeZone');
   if (ianaTimeZone && !isTimeZone(ianaTimeZone)) {
-    inputs.fail('notTimeZone', { field: 'ianaTimeZone', found: ianaTimeZone.slice(0, 60) });
+    inputs.invalid('notTimeZone', 'ianaTimeZone', 'ianaTimeZone', { found: ianaTimeZone.slice(0, 60) });
   }
   return {
     detectorName: await inputs.text('detectorName', 'detectorName'),
     ianaTimeZone,
-    detectTimeUtc: await detectTime(inputs),
+    detectTimeUtc: await inputs.time('detectTime', 'detectTimeUtc'),
   };
 }

@@ -36,6 +36,8 @@ interface NodeCase {
   operation: string;
   /** Whether the client may repeat it after a transient failure. */
   idempotent: boolean;
+  /** The status by which the server rejects an image (faces/*: 500): the same image is not sent again. */
+  rejectedImageStatus?: number;
   node: { type: string } & Record<string, unknown>;
   /** The message; `row` makes its image and names unique, so no row sees another's records. */
   msg: (row: number) => Promise<NodeMessage>;
@@ -70,7 +72,8 @@ const NODES: NodeCase[] = [
   {
     name: 'publish (fire and forget)',
     operation: 'publish',
-    idempotent: true,
+    // The guide documents no duplicate prevention for publish: never sent again once it may have arrived.
+    idempotent: false,
     node: { ...publishSettings, mode: 'fireAndForget' },
     msg: async (row) => ({ payload: await image(row) }),
     records: detections,
@@ -79,7 +82,7 @@ const NODES: NodeCase[] = [
     name: 'recognize',
     operation: 'recognize',
     idempotent: true,
-    node: { type: 'identities-recognize', ...matchSettings },
+    node: { type: 'identities-recognize', ...matchSettings, detectorName: 'Door', detectorNameType: 'str' },
     msg: async (row) => ({ payload: await image(row) }),
   },
   {
@@ -93,17 +96,8 @@ const NODES: NodeCase[] = [
     name: 'enroll',
     operation: 'faceEnroll',
     idempotent: false,
-    node: {
-      type: 'identities-enroll',
-      operation: 'faceEnroll',
-      ...imageInput,
-      personId: 'personId',
-      personIdType: 'msg',
-      forceEnrollment: 'false',
-      forceEnrollmentType: 'bool',
-      photoReferenceId: 'photoReferenceId',
-      photoReferenceIdType: 'msg',
-    },
+    // The editor's defaults for the rest: msg.personId, msg.photoReferenceId, no forced enrollment.
+    node: { type: 'identities-enroll', operation: 'faceEnroll', ...imageInput },
     msg: async (row) => ({ payload: await image(row) }),
     records: (emu) => emu.store.allPeople().length,
   },
@@ -111,6 +105,7 @@ const NODES: NodeCase[] = [
     name: 'compare',
     operation: 'faceCompare',
     idempotent: true,
+    rejectedImageStatus: 500,
     node: {
       type: 'identities-compare',
       image1: 'payload',
@@ -124,6 +119,7 @@ const NODES: NodeCase[] = [
     name: 'detect',
     operation: 'faceDetect',
     idempotent: true,
+    rejectedImageStatus: 500,
     node: { type: 'identities-detect', ...imageInput },
     msg: async (row) => ({ payload: await image(row) }),
   },
@@ -246,7 +242,9 @@ describe('every node against every fault', function () {
     describe(nodeCase.name, function () {
       for (const fault of FAULTS) {
         const answered = answeredInFull(nodeCase, fault);
-        const retried = !answered && nodeCase.idempotent;
+        const { fault: injected } = fault.rule;
+        const rejected = injected.type === 'status' && injected.status === nodeCase.rejectedImageStatus;
+        const retried = !answered && nodeCase.idempotent && !rejected;
         const attempts = answered ? 1 : retried ? (fault.always ? 1 + MAX_RETRIES : 2) : 1;
         const succeeds = answered || (retried && !fault.always);
         const title = `${fault.name}: ${attempts} attempt(s), ${succeeds ? 'an output' : `Catch ${fault.code}`}`;

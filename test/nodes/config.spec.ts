@@ -446,6 +446,67 @@ describe('identities-config', function () {
     });
   });
 
+  describe('a server whose answers differ from the contract', function () {
+    let drifting: Server;
+    let url = '';
+    /** What the fake server answers to getPerson, one after the other. */
+    const answers = [
+      // personId missing, nickname unknown
+      { aliases: [], nickname: 'Ada' },
+      // personId of another type (same field, another problem), nickname unknown again
+      { personId: 7, aliases: [], nickname: 'Ada' },
+    ];
+
+    before(async function () {
+      const claims = Buffer.from(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 3600 })).toString(
+        'base64url',
+      );
+      const token = `eyJhbGciOiJub25lIn0.${claims}.signature`;
+      let served = 0;
+      drifting = createServer((req, res) => {
+        res.setHeader('Content-Type', 'application/json');
+        if (req.url === '/api/v1/authenticate') res.end(JSON.stringify({ username: 'operator', token }));
+        else res.end(JSON.stringify(answers[Math.min(served++, answers.length - 1)]));
+      });
+      await new Promise<void>((resolve) => drifting.listen(0, '127.0.0.1', resolve));
+      url = `http://127.0.0.1:${(drifting.address() as AddressInfo).port}`;
+    });
+
+    after(async function () {
+      await new Promise((resolve) => drifting.close(resolve));
+    });
+
+    it('warns once per operation and field, naming the operation, the field and the problem', async function () {
+      await load(
+        [
+          { ...serverNode(emu), baseUrl: url, allowHttp: true },
+          {
+            id: 'people',
+            type: 'identities-people',
+            server: 'server',
+            operation: 'getPerson',
+            wires: [['out']],
+          },
+          ...helperNodes('out'),
+        ],
+        operator(),
+      );
+      for (const answer of answers) {
+        const out = nextMessage('out');
+        send('people', { personId: 'p1' });
+        assert.deepEqual((await out).payload, answer, 'the answer is used as it came');
+      }
+      const drift = loggedTexts().filter((text) => text.includes('differs from what this package expects'));
+      assert.equal(drift.length, 2, drift.join('\n'));
+      assert.ok(drift.some((text) => /getPerson .*at personId: a required field is missing/.test(text)));
+      assert.ok(
+        drift.some((text) =>
+          /getPerson .*at nickname: a field the package does not know \(string\)/.test(text),
+        ),
+      );
+    });
+  });
+
   describe('the proxy', function () {
     let secure: Emulator;
     let proxy: Server;

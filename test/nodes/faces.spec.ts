@@ -43,18 +43,11 @@ describe('face nodes', function () {
   }
 
   describe('identities-enroll', function () {
+    // The rest are the editor's defaults: the image from msg.payload, msg.personId, msg.photoReferenceId.
     const enrollNode = (settings: Record<string, unknown> = {}): FlowNode => ({
       id: 'node',
       type: 'identities-enroll',
       operation: 'faceEnroll',
-      image: 'payload',
-      imageType: 'msg',
-      personId: 'personId',
-      personIdType: 'msg',
-      forceEnrollment: 'false',
-      forceEnrollmentType: 'bool',
-      photoReferenceId: 'photoReferenceId',
-      photoReferenceIdType: 'msg',
       wires: [['out1']],
       ...settings,
     });
@@ -114,6 +107,7 @@ describe('face nodes', function () {
         embeddingsType: 'msg',
         recognitionModel: '',
         recognitionModelType: 'str',
+        ...(type === 'identities-recognize' ? { detectorName: 'Desk', detectorNameType: 'str' } : {}),
         wires: [['out1'], ['out2']],
         ...settings,
       });
@@ -154,11 +148,14 @@ describe('face nodes', function () {
         send('node', { camera: { face: stranger }, embeddings: ['a', 'b'] });
         const error = await caught;
         assertErrorCode(error, 'INVALID_INPUT');
-        assert.match(error.message, /embeddings must be an array of numbers/);
+        assert.match(
+          error.message,
+          /Embeddings \(msg\.embeddings\) must be an array of numbers( or a Buffer of float32 values)? \(embeddings\)$/,
+        );
 
         const missing = nextError();
         send('node', { payload: stranger });
-        assert.match((await missing).message, /croppedAligned is missing \(expected in msg\.camera\.face\)/);
+        assert.match((await missing).message, /Face \(msg\.camera\.face\) is missing \(croppedAligned\)$/);
       });
 
       function enrollNodeFor(): FlowNode {
@@ -173,6 +170,70 @@ describe('face nodes', function () {
       }
     });
   }
+
+  describe('identities-recognize, where and when', function () {
+    const recognizeNode = (settings: Record<string, unknown>): FlowNode => ({
+      id: 'node',
+      type: 'identities-recognize',
+      wires: [['out1'], ['out2']],
+      ...settings,
+    });
+
+    it('sends the detector, time zone and time as publish does, the detector from msg when told to', async function () {
+      // Stored without most settings: the image from msg.payload and the time from msg.detectTime are the defaults.
+      await loadNode(
+        recognizeNode({
+          detectorName: 'camera',
+          detectorNameType: 'msg',
+          ianaTimeZone: 'Europe/Paris',
+          ianaTimeZoneType: 'str',
+        }),
+        'edge',
+      );
+      const none = nextMessage('out2');
+      send('node', { payload: stranger, camera: 'Desk', detectTime: new Date('2026-03-04T05:06:07Z') });
+      assert.equal((await none).payload, null);
+    });
+
+    const bad: [string, Record<string, unknown>, Record<string, unknown>, RegExp][] = [
+      [
+        'no detector name',
+        {},
+        {},
+        /^ApiError: recognize: Detector \(node setting\) is missing \(detectorName\)$/,
+      ],
+      [
+        'a detector name that is no text',
+        { detectorName: 'camera', detectorNameType: 'msg' },
+        { camera: { id: 7 } },
+        /Detector \(msg\.camera\) must be text, but is an object \(detectorName\)$/,
+      ],
+      [
+        'an unknown time zone',
+        { detectorName: 'Desk', ianaTimeZone: 'zone', ianaTimeZoneType: 'msg' },
+        { zone: 'Mars/Olympus' },
+        /Time zone \(msg\.zone\) "Mars\/Olympus" is not an IANA time zone .* \(ianaTimeZone\)$/,
+      ],
+      [
+        'a time that is no time',
+        { detectorName: 'Desk' },
+        { detectTime: 'soon' },
+        /Detected at \(msg\.detectTime\) must be a time: .* \(detectTimeUtc\)$/,
+      ],
+    ];
+    for (const [what, settings, fields, expected] of bad) {
+      it(`refuses ${what} before sending anything`, async function () {
+        await loadNode(recognizeNode(settings), 'edge');
+        const before = emu.counts.recognize ?? 0;
+        const caught = nextError();
+        send('node', { payload: stranger, ...fields });
+        const error = await caught;
+        assertErrorCode(error, 'INVALID_INPUT');
+        assert.match(error.message, expected);
+        assert.equal(emu.counts.recognize ?? 0, before);
+      });
+    }
+  });
 
   describe('identities-detect', function () {
     const detectNode: FlowNode = {
@@ -204,7 +265,7 @@ describe('face nodes', function () {
       const error = await caught;
       assert.match(
         error.message,
-        /faceDetect: image expected an image as a Buffer, base64 string or data URL, got an object with keys not/,
+        /faceDetect: Image \(msg\.payload\) expected an image as a Buffer, base64 string or data URL, got an object with keys not \(image\)$/,
       );
       assert.deepEqual(statuses('node').at(-1), { fill: 'red', shape: 'ring', text: 'invalid input' });
     });
@@ -238,7 +299,7 @@ describe('face nodes', function () {
       await loadNode(compareNode);
       const caught = nextError();
       send('node', { payload: enrolled });
-      assert.match((await caught).message, /faceCompare: image2 is missing \(expected in flow\.reference\)/);
+      assert.match((await caught).message, /faceCompare: Image 2 \(flow\.reference\) is missing \(image2\)$/);
     });
   });
 });

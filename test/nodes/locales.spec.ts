@@ -39,9 +39,10 @@ const SAME_AS_ENGLISH = new Set([
   // The machine-learning term, as the API and the eConnect documentation use it.
   'identities-recognize.label.embeddings',
   'identities-lookup.label.embeddings',
-  // Nothing to translate: only placeholders and a unit.
+  // Nothing to translate: only placeholders and a unit, or brackets.
   'identities.status.count',
   'identities.status.bytes',
+  'identities.errors.subject',
 ]);
 
 /** Marks a <dt> without a property type: a dialog setting (config node), whose name is translated. */

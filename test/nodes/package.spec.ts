@@ -57,6 +57,10 @@ server.listen(0, '127.0.0.1', async () => {
       html: (await get('/nodes', 'text/html')).body,
       catalogs: JSON.parse((await get('/nodes/messages?lng=en-US', 'application/json')).body),
       icon: (await get('/icons/${MODULE}/identities-publish.svg', 'image/svg+xml')).status,
+      resources: await Promise.all(['defaults.js', 'editor.js'].map(async (file) => {
+        const { status, body } = await get('/resources/${MODULE}/' + file, 'application/javascript');
+        return { file, status, body };
+      })),
       deployed: await post('/flows', JSON.parse(flowsJson)),
     };
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -85,6 +89,7 @@ describe('the built package in Node-RED', function () {
     html: string;
     catalogs: Record<string, unknown>;
     icon: number;
+    resources: { file: string; status: number; body: string }[];
     deployed: number;
   };
 
@@ -146,6 +151,21 @@ describe('the built package in Node-RED', function () {
       assert.ok(result.catalogs[`${MODULE}/${type}`], `${type}: no catalog`);
     }
     assert.equal(result.icon, 200);
+  });
+
+  it("serves the editor code every dialog shares from the package's resources folder, and each node set loads it", function () {
+    for (const { file, status, body } of result.resources) {
+      assert.equal(status, 200, file);
+      assert.match(body, /econnectIdentities(Editor|Defaults)/, file);
+    }
+    // The editor gets one HTML chunk per node set, each headed by a red-module comment.
+    const chunks = result.html.split(/(?=<!-- --- \[red-module:)/);
+    for (const type of NODE_TYPES) {
+      const chunk = chunks.find((html) => html.includes(`data-template-name="${type}"`)) ?? '';
+      for (const { file } of result.resources) {
+        assert.ok(chunk.includes(`<script src="resources/${MODULE}/${file}"></script>`), `${type}: ${file}`);
+      }
+    }
   });
 
   it('keeps the credentials out of flows.json and encrypts them', function () {

@@ -37,8 +37,6 @@ function publishNode(settings: Record<string, unknown> = {}): FlowNode {
     detectTimeType: 'msg',
     allowDoubleDetection: 'true',
     allowDoubleDetectionType: 'bool',
-    includeNames: 'true',
-    includeNamesType: 'bool',
     wires: [['matched'], ['unknown'], ['none']],
     ...settings,
   };
@@ -75,7 +73,7 @@ describe('identities-publish', function () {
     );
   }
 
-  it('sends a matched face to output 1 with the person, boxes to draw and the image', async function () {
+  it('sends a matched face to output 1 with the person, labelled by name, boxes to draw and the image', async function () {
     await loadPublish();
     const matched = nextMessage('matched');
     send('publish', { payload: known, topic: 'door' });
@@ -87,7 +85,36 @@ describe('identities-publish', function () {
     assert.deepEqual(msg.annotations, [{ type: 'rect', bbox: [0, 0, 64, 64], label: 'Jane Doe' }]);
     assert.equal(msg.image, known);
     assert.deepEqual(statuses('publish')[0], { fill: 'blue', shape: 'dot', text: 'requesting' });
+    // Separate outputs ask for the names, though "with names" is off: the status and the labels show them.
     assert.deepEqual(statuses('publish').at(-1), { fill: 'green', shape: 'dot', text: 'Jane Doe' });
+  });
+
+  it('runs a node stored without most settings (by hand, or by an older version) on the editor defaults', async function () {
+    await load(
+      [
+        serverNode(emu),
+        {
+          id: 'publish',
+          type: 'identities-publish',
+          server: 'server',
+          detectorName: 'Door',
+          wires: [['out']],
+        },
+        ...helperNodes('out'),
+      ],
+      credentials('admin'),
+    );
+    const out = nextMessage('out');
+    // The image from msg.payload, the time from msg.detectTime: the editor's defaults.
+    send('publish', { payload: known, detectTime: '2026-02-03T04:05:06Z' });
+    const faces = ((await out).payload as { detectedFaces: { faceId: string; person?: unknown }[] })
+      .detectedFaces;
+    assert.equal(faces.length, 1);
+    assert.equal(faces[0]!.person, undefined, 'include person is off by default');
+    const client = new IdentitiesClient({ baseUrl: emu.url, username: 'admin', password: 'admin' });
+    const detections = await client.getDetectionsByFace(faces[0]!.faceId, { dateAscending: false });
+    client.close();
+    assert.ok(detections.some((d) => d.detector === 'Door' && d.dateTimeUtc === '2026-02-03T04:05:06Z'));
   });
 
   it('sends an unknown face to output 2 and an image without a face to output 3, as results', async function () {
@@ -123,12 +150,22 @@ describe('identities-publish', function () {
     assert.equal(parts.parts.id, 'outer', 'the incoming sequence is kept underneath');
   });
 
-  it('publishes fire-and-forget and passes the message on unchanged', async function () {
-    await loadPublish({ mode: 'fireAndForget', separateOutputs: false, outputs: 1, wires: [['out']] });
+  it('publishes fire-and-forget and passes the message on unchanged, without reading publishWithResponse switches', async function () {
+    await loadPublish({
+      mode: 'fireAndForget',
+      separateOutputs: false,
+      outputs: 1,
+      // Not read in this mode: as values they would fail every message.
+      largestFaceOnly: 'largest',
+      largestFaceOnlyType: 'msg',
+      allowDoubleDetection: 'double',
+      allowDoubleDetectionType: 'msg',
+      wires: [['out']],
+    });
     const published = emu.counts.publish ?? 0;
     const withResponse = emu.counts.publishWithResponse ?? 0;
     const out = nextMessage('out');
-    send('publish', { payload: known, topic: 't' });
+    send('publish', { payload: known, topic: 't', largest: 'maybe', double: 42 });
     const msg = await out;
     assert.equal(msg.payload, known);
     assert.equal(emu.counts.publish, published + 1);
@@ -153,12 +190,12 @@ describe('identities-publish', function () {
     const msg = await matched;
     const faceId = (msg.payload as { detectedFaces: { faceId: string }[] }).detectedFaces[0]!.faceId;
     const client = new IdentitiesClient({ baseUrl: emu.url, username: 'admin', password: 'admin' });
-    const detections = await client.getDetectionsByFace(faceId);
+    const detections = await client.getDetectionsByFace(faceId, { dateAscending: false });
     client.close();
-    const detection = detections.find((d) => d.detectorName === 'BackDoor');
+    const detection = detections.find((d) => d.detector === 'BackDoor');
     assert.ok(detection, 'the detection carries the detector name from msg.camera');
-    assert.equal(detection.ianaTimeZone, 'Europe/Paris');
-    assert.equal(detection.detectTimeUtc, '2026-01-02T03:04:05Z');
+    assert.equal(detection.timeZone, 'Europe/Paris');
+    assert.equal(detection.dateTimeUtc, '2026-01-02T03:04:05Z');
   });
 
   const badInputs: [string, () => Promise<Record<string, unknown>>, Record<string, unknown>, RegExp][] = [
@@ -166,37 +203,38 @@ describe('identities-publish', function () {
       'no image',
       async () => ({}),
       {},
-      /publishWithResponse: expanded is missing \(expected in msg\.payload\)/,
+      /^ApiError: publishWithResponse: Image \(msg\.payload\) is missing \(expanded\)$/,
     ],
     [
       'a GIF',
       async () => ({ payload: Buffer.from('GIF89a-not-a-face') }),
       {},
-      /expanded is a GIF image; only JPEG and PNG are accepted/,
+      // The client's check, named as the user set it: the dialog's label, its source, the API field.
+      /: Image \(msg\.payload\) is a GIF image; only JPEG and PNG are accepted \(expanded\)$/,
     ],
     [
       'an unknown time zone',
       async () => ({ payload: known, zone: 'Mars/Olympus' }),
       { ianaTimeZone: 'zone', ianaTimeZoneType: 'msg' },
-      /ianaTimeZone "Mars\/Olympus" is not an IANA time zone/,
+      /Time zone \(msg\.zone\) "Mars\/Olympus" is not an IANA time zone .* \(ianaTimeZone\)$/,
     ],
     [
       'a detection time that is no date',
       async () => ({ payload: known, detectTime: 'yesterday-ish' }),
       {},
-      /detectTimeUtc must be a date/,
+      /Detected at \(msg\.detectTime\) must be a time: .* \(detectTimeUtc\)$/,
     ],
     [
       'no detector name',
       async () => ({ payload: known }),
       { detectorName: '' },
-      /detectorName is missing \(expected in the node's settings\)/,
+      /Detector \(node setting\) is missing \(detectorName\)$/,
     ],
     [
       'a switch that is no boolean',
       async () => ({ payload: known, largest: 'maybe' }),
       { largestFaceOnly: 'largest', largestFaceOnlyType: 'msg' },
-      /largestFaceOnly must be true or false, but is a string/,
+      /Largest face only \(msg\.largest\) must be true or false, but is a string \(largestFaceOnly\)$/,
     ],
   ];
   for (const [what, message, settings, expected] of badInputs) {
