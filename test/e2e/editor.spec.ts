@@ -206,6 +206,62 @@ describe('the package in the Node-RED editor (chromium)', function () {
     assert.deepEqual(await pageErrors(session!), []);
   });
 
+  it('shows what each node reads: sighting rows, publish switches by mode, every people operation', async function () {
+    const tab = 'e2e-reads';
+    const node = (type: string, index: number) => ({
+      id: `e2e-reads-${type}`,
+      type,
+      z: tab,
+      server: DEMO_IDS.server,
+      x: 150,
+      y: 60 + index * 60,
+      wires: [],
+    });
+    await importNodes(page, [
+      { id: tab, type: 'tab', label: 'reads' },
+      ...['identities-publish', 'identities-recognize', 'identities-people'].map(node),
+    ]);
+    await page.evaluate((id) => (globalThis as unknown as EditorGlobals).RED.workspaces.show(id), tab);
+    // A TypedInput hides its own input: its row's label tells whether the row shows.
+    const visible = (name: string) => page.locator(`label[for="node-input-${name}"]`).isVisible();
+
+    let kind = await openEditDialog(page, 'e2e-reads-identities-publish');
+    const switches = ['largestFaceOnly', 'allowDoubleDetection', 'includePerson', 'includeNames'];
+    for (const name of ['detectorName', 'ianaTimeZone', 'detectTime', ...switches]) {
+      assert.ok(await visible(name), `publish with response shows ${name}`);
+    }
+    await page.locator('#node-input-mode').selectOption('fireAndForget');
+    for (const name of switches) assert.ok(!(await visible(name)), `fire-and-forget hides ${name}`);
+    assert.ok(await visible('detectorName'));
+    await closeEditDialog(page, kind, 'cancel');
+
+    // The same rows and defaults as publish: the detection time from msg.detectTime, the host's zone.
+    kind = await openEditDialog(page, 'e2e-reads-identities-recognize');
+    for (const name of ['detectorName', 'ianaTimeZone', 'detectTime']) assert.ok(await visible(name), name);
+    assert.equal(await page.locator('#node-input-detectTime').inputValue(), 'detectTime');
+    assert.equal(await page.locator('#node-input-detectTimeType').inputValue(), 'msg');
+    assert.equal(
+      await page.locator('#node-input-ianaTimeZone').getAttribute('placeholder'),
+      "this host's time zone",
+    );
+    await closeEditDialog(page, kind, 'cancel');
+
+    kind = await openEditDialog(page, 'e2e-reads-identities-people');
+    const operations = await page
+      .locator('#node-input-operation option')
+      .evaluateAll((options) => options.map((option) => (option as unknown as { value: string }).value));
+    assert.ok(operations.includes('queryPeopleByEntityField'), operations.join());
+    await page.locator('#node-input-operation').selectOption('queryPeopleByEntityField');
+    assert.match(
+      await page.locator('#identities-people-needs').innerText(),
+      /msg\.entityFieldName and msg\.entityFieldStringValue/,
+    );
+    await closeEditDialog(page, kind, 'cancel');
+
+    await removeNodes(page, [tab]);
+    assert.deepEqual(await pageErrors(session!), []);
+  });
+
   describe('every example', function () {
     const files = readdirSync(EXAMPLES)
       .filter((file) => file.endsWith('.json'))
