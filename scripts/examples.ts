@@ -8,13 +8,16 @@
  *   npx tsx scripts/examples.ts --check    # exits 1 if any file would change (for CI)
  *
  * Needs `npm run build` first (Node-RED loads dist/). Ids are derived from the example and the
- * node's key, so a run with no change to the skeletons, the nodes or Node-RED writes nothing.
+ * node's key, so a run with no change to the skeletons, the nodes or Node-RED writes nothing. The
+ * examples are imported one after another into the same editor, none removed, as a user imports
+ * them: an id shared by two examples fails the run (the editor's "nodes already exist" question).
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import prettier from 'prettier';
+import type { Tag } from '../client/client';
 import {
   closeEditDialog,
   type EditorGlobals,
@@ -22,7 +25,6 @@ import {
   importNodes,
   openEditDialog,
   openEditor,
-  removeNodes,
   type FlowJson,
 } from './editor';
 import {
@@ -53,31 +55,61 @@ interface SkeletonNode {
 interface Example {
   /** The file name without .json: the label of the editor's Import > Examples menu. */
   title: string;
+  /** The comment node at the top: what the flow shows, and what a second run does. */
+  about: { name: string; info: string };
+  /** What the example's file in nodes read, said in the comment; none when it has no file node. */
+  files?: keyof typeof FILE_NOTES;
   nodes: SkeletonNode[];
 }
 
-/** Every example shares one config node id, so importing a second example reuses the server already set up. */
-const SERVER_ID = id('identities-config', 'server');
+/**
+ * Every example brings its own config node (an id of its own, the same placeholder settings), so
+ * that examples import one after another without the editor's "nodes already exist" question: one
+ * shared id made every second import ask, and whichever answer the user gave decided whether their
+ * configured server or the placeholder survived. An example without a config node would import
+ * with every identities node unconfigured, and the one the editor then adds gets a random id that
+ * no other example could name. A self-contained import is also what the flow library does.
+ */
+function serverName(example: Example): string {
+  return `eConnect Identities, example ${example.title.split(' ')[0]} (set URL, user, password)`;
+}
 
 /** A placeholder the user replaces: examples cannot know the user's server. */
-const SERVER: SkeletonNode = {
-  key: 'server',
-  type: 'identities-config',
-  name: 'eConnect Identities (set URL, user, password)',
-  baseUrl: 'https://customername.econnectcloud.com/identities',
-};
+function server(example: Example): SkeletonNode {
+  return {
+    key: 'server',
+    type: 'identities-config',
+    name: serverName(example),
+    baseUrl: 'https://customername.econnectcloud.com/identities',
+  };
+}
 
 function id(example: string, key: string): string {
   return createHash('sha256').update(`${example}\n${key}`).digest('hex').slice(0, 16);
 }
 
-const FILE_NOTE =
-  "The photos come from files: double-click each **file in** node and set the path of a JPEG or PNG on the machine that runs Node-RED (a camera snapshot, a photo). To take the picture from a camera instead, replace the file node with an **http request** node to the camera's snapshot URL with *Return: a binary buffer*.";
-const SERVER_NOTE =
-  'Before deploying, open the **eConnect Identities** config node (the server field of any identities node) and set the server URL, user name and password; for an on-premise server with a self-signed certificate, add a TLS configuration with its CA certificate.';
+const FILE_NOTES = {
+  photos:
+    "The photos come from files: double-click each **file in** node and set the path of a JPEG or PNG on the machine that runs Node-RED (a camera snapshot, a photo). To take the picture from a camera instead, replace the file node with an **http request** node to the camera's snapshot URL with *Return: a binary buffer*.",
+  document:
+    'The document comes from a file: double-click the **file in** node *document (set the path)* and set the path of any file on the machine that runs Node-RED (a PDF, a scan).',
+} as const;
 
-function comment(name: string, info: string, x = 330, y = 40): SkeletonNode {
-  return { key: 'comment', type: 'comment', name, info: `${info}\n\n${FILE_NOTE}\n\n${SERVER_NOTE}`, x, y };
+function serverNote(example: Example): string {
+  return `This example brings its own server configuration, **${serverName(example)}**, so that it imports beside the other examples without Node-RED asking which nodes to keep. Before deploying, open it (the server field of any identities node) and set the server URL, user name and password; for an on-premise server with a self-signed certificate, add a TLS configuration with its CA certificate. If you have set up a server already, choose that one in this example's identities nodes instead and delete this one (the Configuration nodes sidebar then lists it as unused).`;
+}
+
+/** The example's comment node: what it shows, what its file nodes read, and its server. */
+function comment(example: Example): SkeletonNode {
+  const notes = [example.about.info, example.files && FILE_NOTES[example.files], serverNote(example)];
+  return {
+    key: 'comment',
+    type: 'comment',
+    name: example.about.name,
+    info: notes.filter(Boolean).join('\n\n'),
+    x: 330,
+    y: 40,
+  };
 }
 
 function inject(
@@ -133,6 +165,24 @@ function set(p: string, to: string, tot: string): object {
   return { t: 'set', p, pt: 'msg', to, tot };
 }
 
+/** A switch with two outputs: msg.payload not empty (a list with items), and anything else. */
+function ifAny(key: string, name: string, x: number, y: number, some: string, none: string): SkeletonNode {
+  return {
+    key,
+    type: 'switch',
+    name,
+    property: 'payload',
+    propertyType: 'msg',
+    rules: [{ t: 'nempty' }, { t: 'else' }],
+    checkall: 'false',
+    repair: false,
+    outputs: 2,
+    x,
+    y,
+    wires: [[some], [none]],
+  };
+}
+
 function catchAll(x: number, y: number): SkeletonNode[] {
   return [
     {
@@ -146,6 +196,49 @@ function catchAll(x: number, y: number): SkeletonNode[] {
       wires: [['errors']],
     },
     debug('errors', 'error', x + 200, y, 'error'),
+  ];
+}
+
+/**
+ * The tag named in msg.tagName (tags: listTags, an exact match), its id in msg.tagId on to `found`;
+ * when there is none, the message goes to `missing`. Examples look a tag up before they create it,
+ * so that a second run reuses the tag instead of failing on a name that exists already.
+ */
+function findTag(x: number, y: number, found: string, missing: string): SkeletonNode[] {
+  return [
+    {
+      key: 'findTag',
+      type: 'identities-tags',
+      name: 'find the tag by name',
+      server: 'server',
+      operation: 'listTags',
+      x,
+      y,
+      wires: [['tagFound']],
+    },
+    ifAny('tagFound', 'found?', x + 180, y, 'existingTag', missing),
+    change('existingTag', 'its msg.tagId', [set('tagId', 'payload[0].tagId', 'jsonata')], x + 340, y - 20, [
+      found,
+    ]),
+  ];
+}
+
+/** Creates `tag` (tags: createTag) and sends its new id in msg.tagId on to `next`. */
+function createTag(x: number, y: number, tag: Tag, next: string): SkeletonNode[] {
+  return [
+    change('newTag', `new tag: ${tag.tagName}`, [set('payload', JSON.stringify(tag), 'json')], x, y, [
+      'createTag',
+    ]),
+    {
+      key: 'createTag',
+      type: 'identities-tags',
+      server: 'server',
+      operation: 'createTag',
+      x: x + 190,
+      y,
+      wires: [['createdTag']],
+    },
+    change('createdTag', 'its msg.tagId', [set('tagId', 'payload.tagId', 'msg')], x + 370, y, [next]),
   ];
 }
 
@@ -176,14 +269,35 @@ function template(
   };
 }
 
+/** The tag example 04 puts on a person and example 09 looks for (example 01 alerts on its name). */
+const WATCH_LIST: Tag = {
+  tagName: 'Watch list',
+  description: 'Alert when seen at a door',
+  defaultExpirePeriod: '90.00:00:00',
+};
+
+/** The tag example 08 creates, renames and deletes. */
+const CONTRACTOR: Tag = {
+  tagName: 'Contractor',
+  description: 'Temporary staff',
+  defaultExpirePeriod: '30.00:00:00',
+};
+
+/**
+ * A fixed document id (msg.documentId, the upload's publicId): a second run of example 04 replaces
+ * the document instead of adding another.
+ */
+const DOCUMENT_ID = '6f1c2d3e-4b5a-4c6d-8e7f-90a1b2c3d4e5';
+
 export const EXAMPLES: Example[] = [
   {
     title: '01 Door camera - publish and act on VIP',
+    about: {
+      name: 'Door camera: publish each snapshot, greet VIPs, alert on the watch list',
+      info: "Every face in the snapshot goes to **publishWithResponse** (one message per face, three outputs: matched, unknown, no face). A matched person's tags decide what happens: **VIP** gets a greeting, **Watch list** an alert, anyone else is just logged. Replace the debug nodes with your notification (e-mail, Telegram, a door relay). Each click is a new snapshot; duplicate prevention is on (allowDoubleDetection false, the node's default), so that the server does not process the same face repeatedly when it comes back moments later.",
+    },
+    files: 'photos',
     nodes: [
-      comment(
-        'Door camera: publish each snapshot, greet VIPs, alert on the watch list',
-        "Every face in the snapshot goes to **publishWithResponse** (one message per face, three outputs: matched, unknown, no face). A matched person's tags decide what happens: **VIP** gets a greeting, **Watch list** an alert, anyone else is just logged. Replace the debug nodes with your notification (e-mail, Telegram, a door relay).",
-      ),
       inject('snapshot', 'camera snapshot', 140, 100, ['file']),
       fileIn('file', 'snapshot file (set the path)', '/path/to/door-snapshot.jpg', 350, 100, ['publish']),
       {
@@ -238,59 +352,21 @@ export const EXAMPLES: Example[] = [
       debug('log', 'door log', 1160, 140),
       debug('noFace', 'no face in the snapshot', 800, 200, 'true'),
       ...catchAll(140, 260),
-      SERVER,
     ],
   },
   {
     title: '02 Enroll a person from a photo and check the reference',
+    about: {
+      name: 'Enroll a person from a portrait once, name them, and skip them when enrolled already',
+      info: "msg.photoReferenceId is the photo's reference in your own system (e.g. a badge number). The flow first asks the server whether that reference is enrolled already (**check the reference**). Only when it is not does it enroll the face in the portrait as a new person and name them with **people: add or update an alias**; the debug node shows the new msg.personId, which example 04 takes. A second click finds the reference and enrolls nobody.",
+    },
+    files: 'photos',
     nodes: [
-      comment(
-        'Enroll a new person from a portrait, give them a name, then check the photo reference',
-        "The first row enrolls the face in the portrait as a new person (msg.photoReferenceId is the photo's reference in your own system, e.g. a badge number) and names them with **people: add or update an alias**. The second row asks the server whether that reference is already enrolled, e.g. before enrolling again.",
-      ),
       inject(
         'enroll',
         'enroll badge 0042',
         150,
         100,
-        ['portrait'],
-        [{ p: 'photoReferenceId', v: 'badge-0042', vt: 'str' }],
-      ),
-      fileIn('portrait', 'portrait (set the path)', '/path/to/portrait.jpg', 360, 100, ['faceEnroll']),
-      {
-        key: 'faceEnroll',
-        type: 'identities-enroll',
-        name: 'enroll a new person',
-        server: 'server',
-        operation: 'faceEnroll',
-        x: 580,
-        y: 100,
-        wires: [['alias']],
-      },
-      change(
-        'alias',
-        'name: Jane Doe',
-        [set('payload', '{"firstName":"Jane","lastName":"Doe","title":"Ms"}', 'json')],
-        790,
-        100,
-        ['upsertAlias'],
-      ),
-      {
-        key: 'upsertAlias',
-        type: 'identities-people',
-        name: '',
-        server: 'server',
-        operation: 'upsertAlias',
-        x: 1000,
-        y: 100,
-        wires: [['enrolled']],
-      },
-      debug('enrolled', 'enrolled person', 1190, 100, 'true'),
-      inject(
-        'check',
-        'is badge 0042 enrolled?',
-        170,
-        180,
         ['checkReference'],
         [{ p: 'photoReferenceId', v: 'badge-0042', vt: 'str' }],
       ),
@@ -300,22 +376,66 @@ export const EXAMPLES: Example[] = [
         name: 'check the reference',
         server: 'server',
         operation: 'checkImageReference',
+        x: 370,
+        y: 100,
+        wires: [['enrolled?']],
+      },
+      {
+        key: 'enrolled?',
+        type: 'switch',
+        name: 'enrolled already?',
+        property: 'payload.exists',
+        propertyType: 'msg',
+        rules: [{ t: 'true' }, { t: 'else' }],
+        checkall: 'false',
+        repair: false,
+        outputs: 2,
+        x: 580,
+        y: 100,
+        wires: [['exists'], ['portrait']],
+      },
+      debug('exists', 'enrolled already: nothing to do', 850, 60),
+      fileIn('portrait', 'portrait (set the path)', '/path/to/portrait.jpg', 200, 180, ['faceEnroll']),
+      {
+        key: 'faceEnroll',
+        type: 'identities-enroll',
+        name: 'enroll a new person',
+        server: 'server',
+        operation: 'faceEnroll',
         x: 420,
         y: 180,
-        wires: [['exists']],
+        wires: [['alias']],
       },
-      debug('exists', 'reference enrolled?', 640, 180),
+      change(
+        'alias',
+        'name: Jane Doe',
+        [set('payload', '{"firstName":"Jane","lastName":"Doe","title":"Ms"}', 'json')],
+        630,
+        180,
+        ['upsertAlias'],
+      ),
+      {
+        key: 'upsertAlias',
+        type: 'identities-people',
+        name: '',
+        server: 'server',
+        operation: 'upsertAlias',
+        x: 840,
+        y: 180,
+        wires: [['enrolled']],
+      },
+      debug('enrolled', 'enrolled person', 1030, 180, 'true'),
       ...catchAll(150, 260),
-      SERVER,
     ],
   },
   {
     title: '03 Compare two photos',
+    about: {
+      name: 'Compare two photos: the same person or not?',
+      info: 'The first photo is kept in msg.image2 while the second is read into msg.payload; **compare** sends both to faceCompare and routes the result: output 1 when they match, output 2 when they do not. Useful to check an ID photo against a selfie without enrolling anyone, so it can run any number of times.',
+    },
+    files: 'photos',
     nodes: [
-      comment(
-        'Compare two photos: the same person or not?',
-        'The first photo is kept in msg.image2 while the second is read into msg.payload; **compare** sends both to faceCompare and routes the result: output 1 when they match, output 2 when they do not. Useful to check an ID photo against a selfie without enrolling anyone.',
-      ),
       inject('start', 'compare', 130, 100, ['first']),
       fileIn('first', 'ID photo (set the path)', '/path/to/id-photo.jpg', 320, 100, ['keep']),
       change(
@@ -339,29 +459,53 @@ export const EXAMPLES: Example[] = [
       debug('same', 'same person', 1110, 80),
       debug('different', 'different people', 1120, 120),
       ...catchAll(130, 200),
-      SERVER,
     ],
   },
   {
     title: '04 Keep a person - aliases, tags, notes and a document',
+    about: {
+      name: "Keep a person's record: alias, a tag, a note and a document, then read it back",
+      info: `Set msg.personId in the inject node to a person of yours (e.g. the msg.personId example 02 shows). The chain gets the person first and keeps it in msg.person. It adds the alias John Smith; finds the tag **${WATCH_LIST.tagName}** by name (**tags: list tags** with msg.tagName) and creates it only when it is missing, with defaultExpirePeriod ${WATCH_LIST.defaultExpirePeriod} (90 days); puts it on the person; adds the note *Loading dock* (summary, body, author); uploads a document under a fixed msg.documentId; and finally gets the whole person. Run it again and it updates the same records instead of adding copies: the alias and the note found in msg.person go with their personAliasId and noteId, the tag the person has already (**people: get person tags** with msg.tagName) with its personTagId, and the document replaces the one with the same id. Each **people** node does one operation, chosen in its dialog; ids travel in msg.personId, msg.tagId and msg.documentId.`,
+    },
+    files: 'document',
     nodes: [
-      comment(
-        "Keep a person's record: alias, a tag, a note and a document, then read it back",
-        'Set msg.personId in the inject node to a person of yours (e.g. the id the enroll example printed). The chain adds an alias, creates the tag **Watch list** and puts it on the person, adds a note, uploads a document (any file: a PDF, a scan) and finally gets the whole person. Each **people** node does one operation, chosen in its dialog; ids travel in msg.personId, msg.tagId and so on.',
-      ),
       inject(
         'start',
         'person (set msg.personId)',
         170,
         100,
-        ['alias'],
+        ['getPerson'],
         [{ p: 'personId', v: 'paste-a-person-id', vt: 'str' }],
+      ),
+      {
+        key: 'getPerson',
+        type: 'identities-people',
+        name: 'the person as it is',
+        server: 'server',
+        operation: 'getPerson',
+        x: 390,
+        y: 100,
+        wires: [['keepPerson']],
+      },
+      change(
+        'keepPerson',
+        'keep it in msg.person',
+        [{ t: 'move', p: 'payload', pt: 'msg', to: 'person', tot: 'msg' }],
+        600,
+        100,
+        ['alias'],
       ),
       change(
         'alias',
-        'alias',
-        [set('payload', '{"firstName":"John","lastName":"Smith","title":"Mr"}', 'json')],
-        380,
+        'alias: John Smith',
+        [
+          set(
+            'payload',
+            '{"personAliasId": person.aliases[firstName = "John" and lastName = "Smith"][0].personAliasId, "firstName": "John", "lastName": "Smith", "title": "Mr"}',
+            'jsonata',
+          ),
+        ],
+        800,
         100,
         ['upsertAlias'],
       ),
@@ -370,85 +514,110 @@ export const EXAMPLES: Example[] = [
         type: 'identities-people',
         server: 'server',
         operation: 'upsertAlias',
-        x: 580,
-        y: 100,
-        wires: [['tag']],
-      },
-      change(
-        'tag',
-        'tag: Watch list',
-        [set('payload', '{"name":"Watch list","description":"Alert when seen at a door"}', 'json')],
-        800,
-        100,
-        ['createTag'],
-      ),
-      {
-        key: 'createTag',
-        type: 'identities-tags',
-        server: 'server',
-        operation: 'createTag',
         x: 990,
         y: 100,
-        wires: [['tagId']],
+        wires: [['tagName']],
       },
-      change('tagId', 'the new tag', [set('payload', '{"tagId": payload.tagId}', 'jsonata')], 190, 180, [
-        'upsertPersonTag',
-      ]),
+      change(
+        'tagName',
+        `msg.tagName: ${WATCH_LIST.tagName}`,
+        [set('tagName', WATCH_LIST.tagName, 'str')],
+        1190,
+        100,
+        ['findTag'],
+      ),
+      ...findTag(190, 180, 'personTags', 'newTag'),
+      ...createTag(530, 220, WATCH_LIST, 'personTags'),
+      {
+        key: 'personTags',
+        type: 'identities-people',
+        name: "the person's tag of that name",
+        server: 'server',
+        operation: 'getPersonTags',
+        x: 1110,
+        y: 180,
+        wires: [['personTag']],
+      },
+      change(
+        'personTag',
+        'put it on (or renew it)',
+        [set('payload', '{"personTagId": payload[0].personTagId, "tagId": tagId}', 'jsonata')],
+        200,
+        300,
+        ['upsertPersonTag'],
+      ),
       {
         key: 'upsertPersonTag',
         type: 'identities-people',
         server: 'server',
         operation: 'upsertPersonTag',
-        x: 410,
-        y: 180,
+        x: 420,
+        y: 300,
         wires: [['note']],
       },
-      change('note', 'note', [set('payload', 'Seen at the loading dock after hours.', 'str')], 610, 180, [
-        'upsertNote',
-      ]),
+      change(
+        'note',
+        'note: Loading dock',
+        [
+          set(
+            'payload',
+            '{"noteId": person.notes[summary = "Loading dock"][0].noteId, "summary": "Loading dock", "body": "Seen at the loading dock after hours.", "author": "Node-RED"}',
+            'jsonata',
+          ),
+        ],
+        630,
+        300,
+        ['upsertNote'],
+      ),
       {
         key: 'upsertNote',
         type: 'identities-people',
         server: 'server',
         operation: 'upsertNote',
-        x: 800,
-        y: 180,
+        x: 830,
+        y: 300,
         wires: [['document']],
       },
-      fileIn('document', 'document (set the path)', '/path/to/id-card-scan.pdf', 200, 260, ['documentName']),
-      change('documentName', 'document name', [set('documentName', 'ID card scan', 'str')], 420, 260, [
-        'upload',
-      ]),
+      fileIn('document', 'document (set the path)', '/path/to/id-card-scan.pdf', 200, 380, ['documentName']),
+      change(
+        'documentName',
+        'document name and id',
+        [set('documentName', 'ID card scan', 'str'), set('documentId', DOCUMENT_ID, 'str')],
+        430,
+        380,
+        ['upload'],
+      ),
       {
         key: 'upload',
         type: 'identities-people',
         server: 'server',
         operation: 'uploadFileDocument',
-        x: 620,
-        y: 260,
-        wires: [['getPerson']],
+        x: 640,
+        y: 380,
+        wires: [['getPersonAfter']],
       },
       {
-        key: 'getPerson',
+        key: 'getPersonAfter',
         type: 'identities-people',
+        name: 'the person now',
         server: 'server',
         operation: 'getPerson',
-        x: 820,
-        y: 260,
+        x: 840,
+        y: 380,
         wires: [['person']],
       },
-      debug('person', 'the person now', 1000, 260),
-      ...catchAll(170, 340),
-      SERVER,
+      debug('person', 'the person now', 1030, 380),
+      ...catchAll(170, 460),
     ],
   },
   {
     title: '05 Look up a cropped face',
+    about: {
+      name: 'Look up who a cropped face belongs to',
+      info: 'For a face your camera or edge device already cropped (one face, filling the image): **lookup** sends it to faceEdge/lookup. Output 1 is the person (msg.personId is set), output 2 means no face or no match, which is not an error. It enrolls no one, so it can run any number of times.',
+    },
+    files: 'photos',
     nodes: [
-      comment(
-        'Look up who a cropped face belongs to',
-        'For a face your camera or edge device already cropped (one face, filling the image): **lookup** sends it to faceEdge/lookup. Output 1 is the person (msg.personId is set), output 2 means no face or no match, which is not an error.',
-      ),
       inject('start', 'look up', 130, 100, ['crop']),
       fileIn('crop', 'cropped face (set the path)', '/path/to/face-crop.jpg', 330, 100, ['lookup']),
       {
@@ -462,22 +631,24 @@ export const EXAMPLES: Example[] = [
       debug('found', 'person', 700, 80),
       debug('notFound', 'no match', 700, 120),
       ...catchAll(130, 200),
-      SERVER,
     ],
   },
   {
     title: '06 Recognize a cropped face',
+    about: {
+      name: 'Recognize a cropped, aligned face',
+      info: "Like lookup, for the eConnect edge format: **recognize** sends the crop (and msg.embeddings when your edge device computed them) to faceEdge/recognize, with where and when it was seen: the detector name *EdgeCam*, this machine's time zone and msg.detectTime, or the current time without it (all three are set in the dialog). Output 1 is the person, output 2 no face or no match. It can run any number of times.",
+    },
+    files: 'photos',
     nodes: [
-      comment(
-        'Recognize a cropped, aligned face',
-        'Like lookup, for the eConnect edge format: **recognize** sends the crop (and msg.embeddings when your edge device computed them) to faceEdge/recognize. Output 1 is the person, output 2 no face or no match.',
-      ),
       inject('start', 'recognize', 140, 100, ['crop']),
       fileIn('crop', 'cropped face (set the path)', '/path/to/face-crop.jpg', 340, 100, ['recognize']),
       {
         key: 'recognize',
         type: 'identities-recognize',
         server: 'server',
+        detectorName: 'EdgeCam',
+        detectorNameType: 'str',
         x: 550,
         y: 100,
         wires: [['found'], ['notFound']],
@@ -485,16 +656,16 @@ export const EXAMPLES: Example[] = [
       debug('found', 'person', 730, 80),
       debug('notFound', 'no match', 730, 120),
       ...catchAll(140, 200),
-      SERVER,
     ],
   },
   {
     title: '07 Detect faces in a photo',
+    about: {
+      name: 'Count the faces in a photo',
+      info: '**detect** finds every face (faceDetect), each with its bounding box and the person it matches, if any; nobody is enrolled, so it can run any number of times. Output 1 has the faces in msg.payload and their boxes in msg.annotations (for node-red-node-annotate-image), output 2 means no face.',
+    },
+    files: 'photos',
     nodes: [
-      comment(
-        'Count the faces in a photo',
-        '**detect** finds every face (faceDetect; nobody is enrolled or matched). Output 1 has the faces with their bounding boxes in msg.payload and msg.annotations (for node-red-node-annotate-image), output 2 means no face.',
-      ),
       inject('start', 'detect', 130, 100, ['photo']),
       fileIn('photo', 'photo (set the path)', '/path/to/group-photo.jpg', 320, 100, ['detect']),
       {
@@ -516,16 +687,15 @@ export const EXAMPLES: Example[] = [
       debug('faces', 'faces', 890, 80),
       debug('none', 'no face', 690, 120),
       ...catchAll(130, 200),
-      SERVER,
     ],
   },
   {
     title: '08 Tags - list, create, rename and delete',
+    about: {
+      name: 'Tags: list them, or create, rename and delete one',
+      info: `Each **tags** node runs one operation chosen in its dialog. The first row lists every tag. The second looks the tag *${CONTRACTOR.tagName}* up by name (msg.tagName) and creates it when it is missing (tagName, description, defaultExpirePeriod ${CONTRACTOR.defaultExpirePeriod}: a person it is put on without an expiry of their own loses it after 30 days), renames it to *Contractors* with its id in msg.tagId, reads it back and deletes it. So every run ends without the tag, and a run that stopped half-way left a *${CONTRACTOR.tagName}* that the next run finds instead of failing on a name that exists already.`,
+    },
     nodes: [
-      comment(
-        'Tags: list them, or create, rename and delete one',
-        'Each **tags** node runs one operation chosen in its dialog. The second row creates the tag *Contractor* (expiring after 30 days by default), renames it with its id in msg.tagId, and deletes it again.',
-      ),
       inject('list', 'list', 120, 100, ['listTags']),
       {
         key: 'listTags',
@@ -542,27 +712,17 @@ export const EXAMPLES: Example[] = [
         'create, rename, delete',
         170,
         180,
-        ['createTag'],
-        [{ p: 'payload', v: '{"name":"Contractor","defaultExpiryDays":30}', vt: 'json' }],
+        ['findTag'],
+        [{ p: 'tagName', v: CONTRACTOR.tagName, vt: 'str' }],
       ),
-      {
-        key: 'createTag',
-        type: 'identities-tags',
-        server: 'server',
-        operation: 'createTag',
-        x: 390,
-        y: 180,
-        wires: [['rename']],
-      },
+      ...findTag(390, 180, 'rename', 'newTag'),
+      ...createTag(730, 220, CONTRACTOR, 'rename'),
       change(
         'rename',
         'rename it',
-        [
-          set('tagId', 'payload.tagId', 'msg'),
-          set('payload', '{"name":"Contractors","defaultExpiryDays":30}', 'json'),
-        ],
-        580,
+        [set('payload', JSON.stringify({ ...CONTRACTOR, tagName: 'Contractors' }), 'json')],
         180,
+        300,
         ['updateTag'],
       ),
       {
@@ -570,59 +730,98 @@ export const EXAMPLES: Example[] = [
         type: 'identities-tags',
         server: 'server',
         operation: 'updateTag',
-        x: 770,
-        y: 180,
+        x: 360,
+        y: 300,
+        wires: [['getTag']],
+      },
+      {
+        key: 'getTag',
+        type: 'identities-tags',
+        server: 'server',
+        operation: 'getTag',
+        x: 540,
+        y: 300,
         wires: [['renamed', 'deleteTag']],
       },
-      debug('renamed', 'renamed tag', 970, 160),
+      debug('renamed', 'renamed tag', 740, 280),
       {
         key: 'deleteTag',
         type: 'identities-tags',
         server: 'server',
         operation: 'deleteTag',
-        x: 970,
-        y: 220,
+        x: 740,
+        y: 320,
         wires: [['deleted']],
       },
-      debug('deleted', 'deleted', 1150, 220, 'tagId'),
-      ...catchAll(120, 280),
-      SERVER,
+      debug('deleted', 'deleted', 920, 320, 'tagId'),
+      ...catchAll(120, 400),
     ],
   },
   {
     title: '09 People on the watch list and where they were seen',
+    about: {
+      name: 'Who is on the watch list, and where were they seen lately?',
+      info: `The tag **${WATCH_LIST.tagName}** is found by name (**tags: list tags** with msg.tagName; example 04 creates it; without it the debug node *no tag named ${WATCH_LIST.tagName} yet* says so). **people: query people** with its msg.tagId lists everyone who has it; a split node takes them one by one and **people: detections of a person** gives each one's 5 latest detections: msg.take 5 and msg.dateAscending false, as the server sends the 10 oldest by default. The last change node keeps when, the time zone, the camera and the confidence of each, without the photos (base64 JPEG). It only reads, so it can run any number of times.`,
+    },
     nodes: [
-      comment(
-        'Who is on the watch list, and where were they seen?',
-        "**people: query people** with msg.tagName lists everyone with the tag; a split node takes them one by one and **people: detections of a person** gives each one's detections (camera, time, confidence).",
+      inject(
+        'start',
+        'watch list',
+        130,
+        100,
+        ['findTag'],
+        [{ p: 'tagName', v: WATCH_LIST.tagName, vt: 'str' }],
       ),
-      inject('start', 'watch list', 130, 100, ['query'], [{ p: 'tagName', v: 'Watch list', vt: 'str' }]),
+      ...findTag(320, 100, 'query', 'noTag'),
+      debug('noTag', `no tag named ${WATCH_LIST.tagName} yet`, 740, 140),
       {
         key: 'query',
         type: 'identities-people',
         server: 'server',
         operation: 'queryPeople',
-        x: 320,
-        y: 100,
+        x: 180,
+        y: 220,
         wires: [['people', 'split']],
       },
-      debug('people', 'people on the watch list', 560, 60),
-      { key: 'split', type: 'split', name: 'one by one', x: 510, y: 140, wires: [['personId']] },
-      change('personId', 'msg.personId', [set('personId', 'payload.personId', 'msg')], 690, 140, [
-        'detections',
-      ]),
+      debug('people', 'people on the watch list', 420, 180),
+      { key: 'split', type: 'split', name: 'one by one', x: 370, y: 220, wires: [['latest']] },
+      change(
+        'latest',
+        'their 5 latest',
+        [
+          set('personId', 'payload.personId', 'msg'),
+          set('take', '5', 'num'),
+          set('dateAscending', 'false', 'bool'),
+        ],
+        550,
+        220,
+        ['detections'],
+      ),
       {
         key: 'detections',
         type: 'identities-people',
         server: 'server',
         operation: 'getDetectionsByPerson',
-        x: 900,
-        y: 140,
+        x: 770,
+        y: 220,
         wires: [['seen']],
       },
-      debug('seen', 'detections', 1090, 140),
-      ...catchAll(130, 220),
-      SERVER,
+      change(
+        'seen',
+        'when and where',
+        [
+          set(
+            'payload',
+            '{"personId": personId, "seen": [payload.{"when": dateTimeUtc, "timeZone": timeZone, "camera": detector, "confidence": confidence}]}',
+            'jsonata',
+          ),
+        ],
+        990,
+        220,
+        ['sightings'],
+      ),
+      debug('sightings', 'latest sightings', 1180, 220),
+      ...catchAll(130, 300),
     ],
   },
 ];
@@ -630,10 +829,10 @@ export const EXAMPLES: Example[] = [
 /** The skeleton as Node-RED flow JSON: a tab with the example's title, deterministic ids. */
 export function skeleton(example: Example): FlowJson[] {
   const tab = id(example.title, 'tab');
-  const idOf = (key: string) => (key === 'server' ? SERVER_ID : id(example.title, key));
+  const idOf = (key: string) => id(example.title, key);
   return [
     { id: tab, type: 'tab', label: example.title.replace(/^\d+ /, ''), info: '', env: [] },
-    ...example.nodes.map(({ key, wires, ...settings }) => {
+    ...[comment(example), ...example.nodes, server(example)].map(({ key, wires, ...settings }) => {
       const node: FlowJson = { ...settings, id: idOf(key), type: settings.type };
       if (settings.type === 'identities-config') return node;
       if (typeof node.server === 'string') node.server = idOf(node.server);
@@ -666,7 +865,9 @@ export async function generate(check: boolean): Promise<string[]> {
       for (const example of EXAMPLES) {
         const flow = skeleton(example);
         const tabId = id(example.title, 'tab');
-        await importNodes(editor.page, flow);
+        await importNodes(editor.page, flow).catch((err: unknown) => {
+          throw new Error(`${example.title} does not import beside the examples before it: ${String(err)}`);
+        });
         await editor.page.evaluate(
           (tab) => (globalThis as unknown as EditorGlobals).RED.workspaces.show(tab),
           tabId,
@@ -675,7 +876,6 @@ export async function generate(check: boolean): Promise<string[]> {
           await closeEditDialog(editor.page, await openEditDialog(editor.page, node.id));
         }
         const text = await format(await exportTab(editor.page, tabId));
-        await removeNodes(editor.page, [tabId, SERVER_ID]);
         const file = path.join(EXAMPLES_DIR, `${example.title}.json`);
         if (!existsSync(file) || readFileSync(file, 'utf8') !== text) {
           changed.push(file);
