@@ -54,9 +54,14 @@ export class TokenManager {
     return this.share(() => this.source.login());
   }
 
-  /** Renews the token now (logging in first if there is none); a failed renewal is not replaced by a login. */
+  /**
+   * Renews the token now, once: the held one while it is valid (get() could renew it itself), else a
+   * fresh login's. A failed renewal is not replaced by a login.
+   */
   async renewNow(): Promise<void> {
-    const current = await this.get();
+    const held = this.held;
+    const valid = held && !this.inflight && (held.expiresAt === undefined || this.now() < held.expiresAt);
+    const current = valid ? held.value : await this.get();
     await this.share(() => this.source.renew(current));
   }
 

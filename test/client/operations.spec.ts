@@ -1,34 +1,36 @@
 /**
  * Every operation of openapi/identities.yaml through IdentitiesClient against the emulator, over real
- * HTTP on loopback: each happy path with its content checked and its body held to the contract, each
- * documented 400/401/403/404, and the documented specifics (no-match nulls, enrollment rollback,
- * includePerson filtering, duplicate-detection prevention, fire-and-forget publish, tag expiry...).
- * The last test checks that the spec exercised every operation and every documented error status.
+ * HTTP on loopback, in the vendor guide's shapes: each happy path with its content checked and its
+ * body held to the contract, each documented 400/401/403/404, and the guide's specifics (no-match
+ * nulls, enrollment rollback, includePerson sections, duplicate prevention, fire-and-forget publish,
+ * a tag's default expiry, upserts by id, deletes by the id in the path, detection paging). Every
+ * client reports drift to one list, which must stay empty: the emulator answers as the contract says.
+ * The last tests check that the spec exercised every operation and every documented error status.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import sharp from 'sharp';
 import {
   ApiError,
   IdentitiesClient,
+  type Address,
+  type Alias,
   type ApiErrorCode,
   type ClientOptions,
-  type Alias,
-  type AliasUpsert,
-  type AddressUpsert,
+  type DriftReport,
   type EntityField,
   type Note,
-  type NoteUpsert,
   type OperationId,
   type PeopleQuery,
-  type PersonTag,
   type PublishRequest,
   type Tag,
-  type Address,
 } from '../../client';
 import { ContractRoutes } from '../../emulator/contract';
 import { startEmulator, type Emulator } from '../../emulator/server';
+import { jwt } from '../property/support';
 
 /** The contract, read at load time so the error cases can be generated from it. */
 const contract = new ContractRoutes();
@@ -67,6 +69,8 @@ const uniq = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 let emu: Emulator;
 const clients: IdentitiesClient[] = [];
+/** What every client of this spec reported as drift: the emulator must answer as the contract says. */
+const drift: DriftReport[] = [];
 let admin: IdentitiesClient;
 let edge: IdentitiesClient;
 let viewer: IdentitiesClient;
@@ -78,7 +82,13 @@ function newClient(
   password = username,
   extra: Partial<ClientOptions> = {},
 ): IdentitiesClient {
-  const client = new IdentitiesClient({ baseUrl: emu.url, username, password, ...extra });
+  const client = new IdentitiesClient({
+    baseUrl: emu.url,
+    username,
+    password,
+    onDrift: (report) => drift.push(report),
+    ...extra,
+  });
   clients.push(client);
   return client;
 }
@@ -89,11 +99,12 @@ interface Fixture {
   personId: string;
   faceId: string;
   photoReferenceId: string;
-  tag: Tag;
-  personTag: PersonTag;
+  tag: Tag & { tagId: string };
+  personTagId: string;
   aliasId: string;
   address: Address;
   noteId: string;
+  entityFieldId: string;
   documentId: string;
   detectId: string;
 }
@@ -116,15 +127,36 @@ const ALL_SECTIONS = {
   includeFields: true,
 } as const;
 
-/** A new person enrolled from a new image (or the given one). */
-async function enrollNew(
-  image?: Buffer,
-  photoReferenceId?: string,
-): Promise<{ personId: string; faceId: string; image: Buffer }> {
+const LONDON: Address = {
+  street: '12 St James Square',
+  street2: null,
+  city: 'London',
+  state: 'London',
+  postalCode: 'SW1Y 4LB',
+  country: 'UK',
+};
+
+interface Enrolled {
+  personId: string;
+  faceId: string;
+  image: Buffer;
+  photoReferenceId: string;
+}
+
+/** A new person enrolled from a new image (or the given one), with the face it was enrolled as. */
+async function enrollNew(image?: Buffer): Promise<Enrolled> {
   const faceImage = image ?? (await newImage());
+  const photoReferenceId = uniq('ref');
   const { personId } = await admin.faceEnroll({ faceImage, photoReferenceId });
-  const { faces } = await admin.getPerson(personId);
-  return { personId, faceId: faces[faces.length - 1]!.faceId, image: faceImage };
+  const { faceId } = await admin.checkImageReference(photoReferenceId);
+  return { personId, faceId: faceId!, image: faceImage, photoReferenceId };
+}
+
+/** A tag with its tagId, which the contract leaves optional (a create omits it). */
+async function newTag(tag: Partial<Tag> = {}): Promise<Tag & { tagId: string }> {
+  const created = await admin.createTag({ tagName: uniq('tag'), ...tag });
+  assert.ok(created.tagId, 'the created tag has its tagId');
+  return { ...created, tagId: created.tagId };
 }
 
 // ---- coverage bookkeeping and assertions ----
@@ -150,8 +182,8 @@ async function validated<T>(op: OperationId, pending: Promise<T>): Promise<T> {
   return body;
 }
 
-/** For binary answers, which validateResponse cannot check: the caller checked the bytes. */
-function coverBinary(op: OperationId): void {
+/** For answers validateResponse cannot check (bytes; an id the client made): the caller checked them. */
+function cover(op: OperationId): void {
   happy.add(op);
 }
 
@@ -237,6 +269,7 @@ async function rawToken(username: string): Promise<string> {
   });
   assert.equal(status, 200);
   expectContract('authenticate', body);
+  assert.equal((body as { username: string }).username, username);
   return (body as { token: string }).token;
 }
 
@@ -248,27 +281,35 @@ const validCall: Record<SampleOp, (c: IdentitiesClient) => Promise<unknown>> = {
   getUserProfile: (c) => c.getUserProfile(),
   publishWithResponse: (c) => c.publishWithResponse(publishOf(fx.image)),
   publish: (c) => c.publish(publishOf(fx.image)),
-  recognize: (c) => c.recognize({ croppedAligned: fx.image }),
+  recognize: (c) => c.recognize({ croppedAligned: fx.image, detectorName: 'door' }),
   lookup: (c) => c.lookup({ croppedAligned: fx.image }),
   faceDetect: (c) => c.faceDetect({ image: fx.image }),
   faceEnroll: (c) => c.faceEnroll({ faceImage: fx.image, personId: fx.personId }),
   faceCompare: (c) => c.faceCompare({ image1: fx.image, image2: fx.image }),
   checkImageReference: (c) => c.checkImageReference(fx.photoReferenceId),
   queryPeople: (c) => c.queryPeople({ tagId: fx.tag.tagId }),
+  queryPeopleByEntityField: (c) => c.queryPeopleByEntityField('LoyaltyTier', 'Gold'),
   getPerson: (c) => c.getPerson(fx.personId),
   getAliases: (c) => c.getAliases(fx.personId),
-  upsertAlias: (c) => c.upsertAlias(fx.personId, { aliasId: fx.aliasId, firstName: 'Ada' }),
+  upsertAlias: (c) =>
+    c.upsertAlias(fx.personId, { personAliasId: fx.aliasId, firstName: 'Ada', lastName: 'Lovelace' }),
   deleteAlias: (c) => c.deleteAlias(fx.personId, fx.aliasId),
   getPersonTags: (c) => c.getPersonTags(fx.personId),
-  upsertPersonTag: (c) => c.upsertPersonTag(fx.personId, { tagId: fx.tag.tagId, expires: null }),
-  deletePersonTag: (c) => c.deletePersonTag(fx.personId, fx.tag.tagId),
+  upsertPersonTag: (c) =>
+    c.upsertPersonTag(fx.personId, { personTagId: fx.personTagId, tagId: fx.tag.tagId, expires: null }),
+  deletePersonTag: (c) => c.deletePersonTag(fx.personId, fx.personTagId),
   getNotes: (c) => c.getNotes(fx.personId),
-  upsertNote: (c) => c.upsertNote(fx.personId, { noteId: fx.noteId, text: 'fixture' }),
+  upsertNote: (c) => c.upsertNote(fx.personId, { noteId: fx.noteId, summary: 'fixture', body: 'fixture' }),
   deleteNote: (c) => c.deleteNote(fx.personId, fx.noteId),
-  upsertAddress: (c) => c.upsertAddress(fx.personId, { addressId: fx.address.addressId, city: 'London' }),
+  upsertAddress: (c) => c.upsertAddress(fx.personId, fx.address),
   getEntityFields: (c) => c.getEntityFields(fx.personId),
-  upsertEntityField: (c) => c.upsertEntityField(fx.personId, { name: 'LoyaltyTier', stringValue: 'Gold' }),
-  deleteEntityField: (c) => c.deleteEntityField(fx.personId, 'LoyaltyTier'),
+  upsertEntityField: (c) =>
+    c.upsertEntityField(fx.personId, {
+      entityFieldId: fx.entityFieldId,
+      name: 'LoyaltyTier',
+      stringValue: 'Gold',
+    }),
+  deleteEntityField: (c) => c.deleteEntityField(fx.personId, fx.entityFieldId),
   getEnrollmentPhoto: (c) => c.getEnrollmentPhoto(fx.faceId),
   getDetectionPhoto: (c) => c.getDetectionPhoto(fx.faceId, fx.detectId),
   uploadFileDocument: (c) =>
@@ -277,26 +318,30 @@ const validCall: Record<SampleOp, (c: IdentitiesClient) => Promise<unknown>> = {
   getDetectionsByFace: (c) => c.getDetectionsByFace(fx.faceId),
   getDetectionsByPerson: (c) => c.getDetectionsByPerson(fx.personId),
   listTags: (c) => c.listTags(),
-  createTag: (c) => c.createTag({ name: uniq('never') }),
+  createTag: (c) => c.createTag({ tagName: uniq('never') }),
   getTag: (c) => c.getTag(fx.tag.tagId),
-  updateTag: (c) => c.updateTag(fx.tag.tagId, { name: fx.tag.name }),
+  updateTag: (c) => c.updateTag(fx.tag.tagId, { tagName: fx.tag.tagName }),
   deleteTag: (c) => c.deleteTag(fx.tag.tagId),
   setStringFieldSetting: (c) => c.setStringFieldSetting('Person', 'badge', { name: 'Badge' }),
   setDatetimeFieldSetting: (c) => c.setDatetimeFieldSetting('Person', 'since', { name: 'Since' }),
 };
 const sampleOps = Object.keys(validCall) as SampleOp[];
 
-/** The demo user (edge or viewer) that holds none of the permissions the operation needs. */
+/** The demo user (edge or viewer) that lacks what the operation needs (any one of, or every one of). */
 function clientLacking(op: OperationId): IdentitiesClient {
-  const needs = emu.routes.routes.find((route) => route.operationId === op)?.permissions ?? [];
+  const route = emu.routes.routes.find((r) => r.operationId === op);
+  const anyOf = route?.permissions ?? [];
+  const allOf = route?.permissionsAll ?? [];
   for (const [name, client] of [
     ['edge', edge],
     ['viewer', viewer],
   ] as const) {
     const held = emu.users.get(name)!.permissions;
-    if (needs.length > 0 && !needs.some((permission) => held.has(permission))) return client;
+    const lacksAny = anyOf.length > 0 && !anyOf.some((permission) => held.has(permission));
+    const lacksAll = allOf.length > 0 && !allOf.every((permission) => held.has(permission));
+    if (lacksAny || lacksAll) return client;
   }
-  return assert.fail(`neither edge nor viewer lacks every permission of ${op}`);
+  return assert.fail(`neither edge nor viewer lacks the permissions of ${op}`);
 }
 
 async function withRejectedTokens<T>(work: () => Promise<T>): Promise<T> {
@@ -329,87 +374,71 @@ const notFound = (op: OperationId, why: string, call: () => Promise<unknown>): E
 });
 
 const UUID_FORMAT = (name: string) => new RegExp(`${name} must match format "uuid"`);
+const NOT_A_GUID = (name: string) => new RegExp(`body.${name} must be a GUID`);
+const EMPTY = (name: string) => new RegExp(`${name} must NOT have fewer than 1 characters`);
 
 /** The documented 400s and 404s, each with input that passes the client's own checks. */
 const handWrittenCases: ErrorCase[] = [
-  badRequest('authenticate', 'an empty username', /must NOT have fewer than 1/, () =>
-    newClient('', 'x').login(),
-  ),
-  badRequest('publishWithResponse', 'an empty detectorName', /detectorName/, () =>
+  badRequest('authenticate', 'an empty username', EMPTY('username'), () => newClient('', 'x').login()),
+  badRequest('publishWithResponse', 'an empty detectorName', EMPTY('detectorName'), () =>
     admin.publishWithResponse(publishOf(fx.image, { detectorName: '' })),
   ),
-  badRequest('publish', 'an empty detectorName', /detectorName/, () =>
+  badRequest('publish', 'an empty detectorName', EMPTY('detectorName'), () =>
     admin.publish(publishOf(fx.image, { detectorName: '' })),
   ),
-  badRequest('recognize', 'embeddings of 5 values', /embeddings must hold 128 finite numbers, got 5/, () =>
-    admin.recognize({ croppedAligned: fx.image, embeddings: [1, 2, 3, 4, 5] }),
+  badRequest('recognize', 'an empty detectorName', EMPTY('detectorName'), () =>
+    admin.recognize({ croppedAligned: fx.image, detectorName: '' }),
   ),
-  badRequest(
-    'lookup',
-    'an Embeddings file of 127 float32 values',
-    /Embeddings must be 128 .* got 508 bytes/,
-    () => admin.lookup({ croppedAligned: fx.image, embeddings: new Float32Array(127) }),
+  badRequest('lookup', 'an undecodable JPEG', /CroppedAligned is not a decodable JPEG or PNG image/, () =>
+    admin.lookup({ croppedAligned: UNDECODABLE_JPEG }),
   ),
-  badRequest('faceDetect', 'an undecodable JPEG', /not a decodable/, () =>
-    admin.faceDetect({ image: UNDECODABLE_JPEG }),
+  badRequest('queryPeople', 'a tagId that is not a uuid', UUID_FORMAT('tagId'), () =>
+    admin.queryPeople({ tagId: NOT_A_UUID }),
   ),
-  badRequest('faceEnroll', 'a personId that is not a uuid', UUID_FORMAT('personId'), () =>
-    admin.faceEnroll({ faceImage: fx.image, personId: NOT_A_UUID }),
-  ),
-  badRequest('faceCompare', 'an image2 without a face', /image2 has no face/, async () =>
-    admin.faceCompare({ image1: fx.image, image2: await noFaceImage() }),
-  ),
-  badRequest(
-    'queryPeople',
-    'entityFieldValue without entityFieldName',
-    /entityFieldValue needs entityFieldName/,
-    () => admin.queryPeople({ entityFieldValue: 'Gold' }),
-  ),
-  badRequest('upsertAlias', 'a personId in the path that is not a uuid', UUID_FORMAT('personId'), () =>
-    admin.upsertAlias(NOT_A_UUID, { firstName: 'X' }),
-  ),
-  badRequest('deleteAlias', 'an aliasId that is not a uuid', UUID_FORMAT('aliasId'), () =>
-    admin.deleteAlias(fx.personId, NOT_A_UUID),
+  badRequest('upsertAlias', 'a personAliasId that is not a GUID', NOT_A_GUID('personAliasId'), () =>
+    admin.upsertAlias(fx.personId, { personAliasId: 'alias-1', firstName: 'X', lastName: 'Y' }),
   ),
   badRequest('upsertPersonTag', 'a tagId that is not a uuid', UUID_FORMAT('tagId'), () =>
     admin.upsertPersonTag(fx.personId, { tagId: NOT_A_UUID }),
   ),
-  badRequest('deletePersonTag', 'a personId in the path that is not a uuid', UUID_FORMAT('personId'), () =>
-    admin.deletePersonTag(NOT_A_UUID, fx.tag.tagId),
+  badRequest('upsertNote', 'a noteId that is not a GUID', NOT_A_GUID('noteId'), () =>
+    admin.upsertNote(fx.personId, { noteId: 'note-1', summary: 'x', body: 'y' }),
   ),
-  badRequest('upsertNote', 'an empty text', /text/, () => admin.upsertNote(fx.personId, { text: '' })),
-  badRequest('deleteNote', 'a noteId that is not a uuid', UUID_FORMAT('noteId'), () =>
-    admin.deleteNote(fx.personId, NOT_A_UUID),
+  badRequest('upsertAddress', 'a personAddressId that is not a GUID', NOT_A_GUID('personAddressId'), () =>
+    admin.upsertAddress(fx.personId, { ...LONDON, personAddressId: 'home' }),
   ),
-  badRequest('upsertAddress', 'an empty address', /fewer than 1 properties/, () =>
-    admin.upsertAddress(fx.personId, {}),
-  ),
-  badRequest('upsertEntityField', 'an empty name', /name/, () =>
+  badRequest('upsertEntityField', 'an empty name', EMPTY('name'), () =>
     admin.upsertEntityField(fx.personId, { name: '' }),
-  ),
-  badRequest('deleteEntityField', 'a personId in the path that is not a uuid', UUID_FORMAT('personId'), () =>
-    admin.deleteEntityField(NOT_A_UUID, 'LoyaltyTier'),
   ),
   badRequest('uploadFileDocument', 'an empty name', /name/, () =>
     admin.uploadFileDocument({ personId: fx.personId, name: '', file: 'x' }),
   ),
-  badRequest('createTag', 'the name of an existing tag', /exists already/, () =>
-    admin.createTag({ name: fx.tag.name }),
+  badRequest('getDetectionsByFace', 'take 0', /query.take must be >= 1/, () =>
+    admin.getDetectionsByFace(fx.faceId, { take: 0 }),
   ),
-  badRequest('updateTag', 'an empty name', /name/, () => admin.updateTag(fx.tag.tagId, { name: '' })),
-  badRequest('setStringFieldSetting', 'a maxLength of 0', /maxLength/, () =>
+  badRequest('createTag', 'the name of an existing tag', /exists already/, () =>
+    admin.createTag({ tagName: fx.tag.tagName }),
+  ),
+  badRequest('updateTag', 'an empty tagName', EMPTY('tagName'), () =>
+    admin.updateTag(fx.tag.tagId, { tagName: '' }),
+  ),
+  badRequest('setStringFieldSetting', 'a maxLength of 0', /maxLength must be >= 1/, () =>
     admin.setStringFieldSetting('Person', 'badge', { name: 'Badge', maxLength: 0 }),
   ),
-  badRequest('setDatetimeFieldSetting', 'an empty name', /name/, () =>
+  badRequest('setDatetimeFieldSetting', 'an empty name', EMPTY('name'), () =>
     admin.setDatetimeFieldSetting('Person', 'since', { name: '' }),
   ),
   ...(
     [
       ['getPerson', 'personId', () => admin.getPerson(NOT_A_UUID)],
       ['getAliases', 'personId', () => admin.getAliases(NOT_A_UUID)],
+      ['deleteAlias', 'personId', () => admin.deleteAlias(NOT_A_UUID, fx.aliasId)],
       ['getPersonTags', 'personId', () => admin.getPersonTags(NOT_A_UUID)],
+      ['deletePersonTag', 'personId', () => admin.deletePersonTag(NOT_A_UUID, fx.personTagId)],
       ['getNotes', 'personId', () => admin.getNotes(NOT_A_UUID)],
+      ['deleteNote', 'personId', () => admin.deleteNote(NOT_A_UUID, fx.noteId)],
       ['getEntityFields', 'personId', () => admin.getEntityFields(NOT_A_UUID)],
+      ['deleteEntityField', 'personId', () => admin.deleteEntityField(NOT_A_UUID, fx.entityFieldId)],
       ['downloadFileDocument', 'personId', () => admin.downloadFileDocument(NOT_A_UUID, 'doc')],
       ['getDetectionsByPerson', 'personId', () => admin.getDetectionsByPerson(NOT_A_UUID)],
       ['getTag', 'tagId', () => admin.getTag(NOT_A_UUID)],
@@ -423,19 +452,23 @@ const handWrittenCases: ErrorCase[] = [
   ),
   notFound('getPerson', 'an unknown person', () => admin.getPerson(UNKNOWN)),
   notFound('getAliases', 'an unknown person', () => admin.getAliases(UNKNOWN)),
-  notFound('upsertAlias', 'an unknown person', () => admin.upsertAlias(UNKNOWN, { firstName: 'X' })),
+  notFound('upsertAlias', 'an unknown person', () =>
+    admin.upsertAlias(UNKNOWN, { firstName: 'X', lastName: 'Y' }),
+  ),
   notFound('deleteAlias', 'an alias Ada does not have', () => admin.deleteAlias(fx.personId, UNKNOWN)),
   notFound('getPersonTags', 'an unknown person', () => admin.getPersonTags(UNKNOWN)),
   notFound('upsertPersonTag', 'an unknown tag', () => admin.upsertPersonTag(fx.personId, { tagId: UNKNOWN })),
-  notFound('deletePersonTag', 'a tag Ada does not have', () => admin.deletePersonTag(fx.personId, UNKNOWN)),
+  notFound('deletePersonTag', 'a person tag Ada does not have', () =>
+    admin.deletePersonTag(fx.personId, UNKNOWN),
+  ),
   notFound('getNotes', 'an unknown person', () => admin.getNotes(UNKNOWN)),
-  notFound('upsertNote', 'an unknown person', () => admin.upsertNote(UNKNOWN, { text: 'x' })),
+  notFound('upsertNote', 'an unknown person', () => admin.upsertNote(UNKNOWN, { summary: 'x', body: 'y' })),
   notFound('deleteNote', 'a note Ada does not have', () => admin.deleteNote(fx.personId, UNKNOWN)),
-  notFound('upsertAddress', 'an unknown person', () => admin.upsertAddress(UNKNOWN, { city: 'X' })),
+  notFound('upsertAddress', 'an unknown person', () => admin.upsertAddress(UNKNOWN, LONDON)),
   notFound('getEntityFields', 'an unknown person', () => admin.getEntityFields(UNKNOWN)),
   notFound('upsertEntityField', 'an unknown person', () => admin.upsertEntityField(UNKNOWN, { name: 'X' })),
   notFound('deleteEntityField', 'a field Ada does not have', () =>
-    admin.deleteEntityField(fx.personId, 'Nope'),
+    admin.deleteEntityField(fx.personId, UNKNOWN),
   ),
   notFound('getEnrollmentPhoto', 'an unknown faceId', () => admin.getEnrollmentPhoto(UNKNOWN)),
   notFound('getDetectionPhoto', 'an unknown detectionId', () => admin.getDetectionPhoto(fx.faceId, UNKNOWN)),
@@ -447,7 +480,7 @@ const handWrittenCases: ErrorCase[] = [
   ),
   notFound('getDetectionsByPerson', 'an unknown person', () => admin.getDetectionsByPerson(UNKNOWN)),
   notFound('getTag', 'an unknown tag', () => admin.getTag(UNKNOWN)),
-  notFound('updateTag', 'an unknown tag', () => admin.updateTag(UNKNOWN, { name: uniq('x') })),
+  notFound('updateTag', 'an unknown tag', () => admin.updateTag(UNKNOWN, { tagName: uniq('x') })),
   notFound('deleteTag', 'an unknown tag', () => admin.deleteTag(UNKNOWN)),
   {
     op: 'authenticate',
@@ -508,21 +541,15 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
     viewer = newClient('viewer');
     wrongPassword = newClient('admin', WRONG_PASSWORD);
 
-    const photoReferenceId = uniq('ref');
-    const { personId, faceId, image } = await enrollNew(undefined, photoReferenceId);
-    const tag = await admin.createTag({ name: uniq('VIP') });
+    const { personId, faceId, image, photoReferenceId } = await enrollNew();
+    const tag = await newTag({ tagName: uniq('VIP') });
     const alias = await admin.upsertAlias(personId, { firstName: 'Ada', lastName: 'Lovelace' });
     const personTag = await admin.upsertPersonTag(personId, { tagId: tag.tagId });
-    await admin.upsertEntityField(personId, { name: 'LoyaltyTier', stringValue: 'Gold' });
-    const address = await admin.upsertAddress(personId, { addressType: 'Home', city: 'London' });
-    const note = await admin.upsertNote(personId, { text: 'fixture' });
+    const field = await admin.upsertEntityField(personId, { name: 'LoyaltyTier', stringValue: 'Gold' });
+    const address = await admin.upsertAddress(personId, LONDON);
+    const note = await admin.upsertNote(personId, { summary: 'fixture', body: 'fixture' });
     const documentId = uniq('doc');
-    await admin.uploadFileDocument({
-      personId,
-      name: 'fixture',
-      publicId: documentId,
-      file: 'fixture document',
-    });
+    await admin.uploadFileDocument({ personId, name: 'fixture', publicId: documentId, file: 'fixture' });
     const { detectedFaces } = await admin.publishWithResponse(publishOf(image));
     fx = {
       image,
@@ -530,10 +557,11 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
       faceId,
       photoReferenceId,
       tag,
-      personTag,
-      aliasId: alias.aliasId!,
+      personTagId: personTag.personTagId!,
+      aliasId: alias.personAliasId!,
       address,
-      noteId: note.noteId,
+      noteId: note.noteId!,
+      entityFieldId: field.entityFieldId!,
       documentId,
       detectId: detectedFaces[0]!.detectId,
     };
@@ -552,9 +580,8 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
       assert.equal(countOf('authenticate'), logins + 1);
       assert.equal((await client.getUserProfile()).userName, 'viewer');
       assert.equal(countOf('authenticate'), logins + 1);
-      // The body itself, which the client keeps to itself: {token, expiration}.
-      const token = await rawToken('viewer');
-      assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+      // The body itself, which the client keeps to itself: {username, token}.
+      assert.match(await rawToken('viewer'), /^[\w-]+\.[\w-]+\.[\w-]+$/);
     });
 
     it('authenticate: the 401 message never holds the password', async function () {
@@ -564,7 +591,7 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
       assert.ok(!err.message.includes(WRONG_PASSWORD), err.message);
     });
 
-    it('renewToken: a client renewing early renews on its second call instead of logging in', async function () {
+    it('renewToken: renew() renews the token, and a client renewing early renews instead of logging in', async function () {
       const client = newClient('viewer', 'viewer', { renewBeforeMs: 3_600_000 });
       const renewals = countOf('renewToken');
       const logins = countOf('authenticate');
@@ -572,18 +599,21 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
       assert.equal(countOf('renewToken'), renewals);
       assert.equal((await client.getUserProfile()).userName, 'viewer');
       assert.equal(countOf('renewToken'), renewals + 1);
+      await client.renew();
+      assert.equal(countOf('renewToken'), renewals + 2);
       assert.equal(countOf('authenticate'), logins + 1);
 
       const token = await rawToken('viewer');
       const renewed = await raw('GET', '/api/v1/renewToken', { token });
       assert.equal(renewed.status, 200);
       expectContract('renewToken', renewed.body);
+      assert.equal((renewed.body as { username: string }).username, 'viewer');
       const fresh = (renewed.body as { token: string }).token;
       assert.notEqual(fresh, token);
       assert.equal((await raw('GET', '/auth/v1/user/profile', { token: fresh })).status, 200);
     });
 
-    it('renewToken: an invalid token is answered 401 with a problem body', async function () {
+    it('renewToken: an invalid token is answered 401', async function () {
       const { status, body } = await raw('GET', '/api/v1/renewToken', { token: 'a.b.c' });
       assert.equal(status, 401);
       assert.equal(emu.routes.validateResponse('renewToken', 401, body), undefined);
@@ -594,12 +624,16 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
       const profile = await admin.getUserProfile();
       assert.ok(!('token' in profile));
       expectContract('getUserProfile', { ...profile, token: 'kept by the client' });
-      const everyPermission = [...new Set(emu.routes.routes.flatMap((route) => route.permissions ?? []))];
       assertIncludes(
         profile,
         { userName: 'admin', email: 'admin@identities.test', roles: ['Administrator'] },
         'admin',
       );
+      const everyPermission = [
+        ...new Set(
+          emu.routes.routes.flatMap((route) => [...(route.permissions ?? []), ...route.permissionsAll]),
+        ),
+      ];
       assert.deepEqual(
         everyPermission.filter((p) => !profile.permissions?.includes(p)),
         [],
@@ -622,25 +656,19 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
       expectContract('publishWithResponse', result);
       assert.equal(result.detectedFaces.length, 1);
       const [face] = result.detectedFaces;
-      assertIncludes(
-        face!,
-        { faceId: fx.faceId, boundingBox: { x: 0, y: 0, width: 64, height: 64 } },
-        'the enrolled face',
-      );
+      assertIncludes(face!, { boundingBox: { x: 0, y: 0, width: 64, height: 64 } }, 'the enrolled face');
+      const { personTagId: _id, ...applied } = (await admin.getPersonTags(fx.personId))[0]!;
+      const { personAddressId: _address, ...address } = fx.address;
       assert.deepEqual(face!.person, {
         personId: fx.personId,
         friendlyName: 'Ada Lovelace',
-        aliases: [
-          { aliasId: fx.aliasId, firstName: 'Ada', lastName: 'Lovelace', middleName: null, title: null },
-        ],
-        addresses: [fx.address],
-        personTags: [fx.personTag],
+        aliases: [{ firstName: 'Ada', lastName: 'Lovelace', middleName: null, title: null }],
+        addresses: [address],
+        personTags: [{ ...applied, tag: { name: fx.tag.tagName } }],
         entityFields: [
           { name: 'LoyaltyTier', stringValue: 'Gold', dateValue: null, numberValue: null, boolValue: null },
         ],
       });
-      const recorded = await admin.getDetectionsByFace(fx.faceId);
-      assert.ok(recorded.some((d) => d.detectId === face!.detectId && d.personId === fx.personId));
     });
 
     it('publishWithResponse: only the requested sections; none without includePerson', async function () {
@@ -654,34 +682,15 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
         'personId',
       ]);
       const plain = await admin.publishWithResponse(publishOf(fx.image, { includeNames: true }));
-      assert.equal(plain.detectedFaces[0]!.faceId, fx.faceId);
       assert.ok(!('person' in plain.detectedFaces[0]!));
-    });
-
-    it('publishWithResponse, set*FieldSetting: flags with a contract default may be left out', async function () {
-      const published = await admin.publishWithResponse({ expanded: fx.image, detectorName: uniq('cam') });
-      expectContract('publishWithResponse', published);
-      assert.equal(published.detectedFaces[0]?.faceId, fx.faceId);
-      assert.ok(!('person' in published.detectedFaces[0]!), 'includePerson defaults to false');
-      const plain = await admin.setStringFieldSetting('Person', uniq('plain'), { name: 'Plain' });
-      assertIncludes(plain, { required: false, maxLength: null }, 'string setting defaults');
-      const when = await admin.setDatetimeFieldSetting('Person', uniq('when'), { name: 'When' });
-      assertIncludes(when, { required: false, dateOnly: false }, 'datetime setting defaults');
+      const defaults = await admin.publishWithResponse({ expanded: fx.image, detectorName: uniq('cam') });
+      assert.ok(!('person' in defaults.detectedFaces[0]!), 'includePerson defaults to false');
     });
 
     it('publishWithResponse: sections the caller may not read are omitted silently', async function () {
       const asEdge = await edge.publishWithResponse(publishOf(fx.image, ALL_SECTIONS));
       expectContract('publishWithResponse', asEdge);
       assert.deepEqual(asEdge.detectedFaces[0]!.person, { personId: fx.personId });
-      const asAdmin = await admin.publishWithResponse(publishOf(fx.image, ALL_SECTIONS));
-      assert.deepEqual(Object.keys(asAdmin.detectedFaces[0]!.person!).sort(), [
-        'addresses',
-        'aliases',
-        'entityFields',
-        'friendlyName',
-        'personId',
-        'personTags',
-      ]);
     });
 
     it('publishWithResponse: an unknown face has no person; an image without a face gives no faces', async function () {
@@ -697,93 +706,62 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
       assert.deepEqual(nobody.detectedFaces, []);
     });
 
-    it('publishWithResponse: the same face from the same detector within the window is one detection', async function () {
-      const { faceId, image } = await enrollNew();
-      const detectorName = uniq('door');
+    it('publishWithResponse: the same face from the same detector again is one detection, unless allowDoubleDetection', async function () {
+      const { personId, image } = await enrollNew();
+      const detector = uniq('door');
       const publishIds = async (extra: Partial<PublishRequest>) =>
-        (await admin.publishWithResponse(publishOf(image, { detectorName, ...extra }))).detectedFaces.map(
-          (face) => face.detectId,
-        );
+        (
+          await admin.publishWithResponse(publishOf(image, { detectorName: detector, ...extra }))
+        ).detectedFaces.map((face) => face.detectId);
       const [first] = await publishIds({});
       assert.deepEqual(await publishIds({ largestFaceOnly: true }), [first]);
-      const [otherDetector] = (await admin.publishWithResponse(publishOf(image))).detectedFaces.map(
-        (f) => f.detectId,
-      );
-      assert.notEqual(otherDetector, first);
       const [double1] = await publishIds({ allowDoubleDetection: true });
       const [double2] = await publishIds({ allowDoubleDetection: true });
       assert.equal(new Set([first, double1, double2]).size, 3, 'allowDoubleDetection gives new detections');
-      const recorded = (await admin.getDetectionsByFace(faceId)).filter(
-        (d) => d.detectorName === detectorName,
+      const recorded = (await admin.getDetectionsByPerson(personId, { take: 100 })).filter(
+        (d) => d.detector === detector,
       );
-      assert.deepEqual(recorded.map((d) => d.detectId).sort(), [first, double1, double2].sort());
+      assert.equal(recorded.length, 3);
     });
 
-    for (const op of ['publishWithResponse', 'publish'] as const) {
-      it(`${op}: an empty image is refused by the client (nothing sent) and by the server (400)`, async function () {
-        const counts = { ...emu.counts };
-        await expectApiError({
-          op,
-          status: undefined,
-          code: 'INVALID_INPUT',
-          why: 'empty image',
-          call: () => newClient('admin')[op](publishOf(Buffer.alloc(0))),
-          detail: /expanded is empty/,
-          hits: 0,
-        });
-        assert.deepEqual(emu.counts, counts, 'no request reached the server, not even a login');
-
-        const token = await rawToken('admin');
-        const { status, body } = await raw('POST', `/api/v1/faceEdge/${op}`, {
-          token,
-          json: {
-            expanded: '',
-            detectorName: 'cam',
-            ianaTimeZone: 'UTC',
-            detectTimeUtc: new Date().toISOString(),
-          },
-        });
-        assert.equal(status, 400);
-        assert.equal(emu.routes.validateResponse(op, 400, body), undefined);
-        assert.equal((body as { detail: string }).detail, 'Face bytes are empty');
-        coverError(op, 400);
-      });
-    }
-
-    it('publish: answers at once, and the detection shows up afterwards', async function () {
-      const detectorName = uniq('gate');
+    it('publish: answers at once with nothing, and the detection shows up afterwards', async function () {
+      const detector = uniq('gate');
       const result = await admin.publish(
-        publishOf(fx.image, { detectorName, detectTimeUtc: '2026-03-01T08:00:00Z', ...ALL_SECTIONS }),
+        publishOf(fx.image, {
+          detectorName: detector,
+          detectTimeUtc: '2026-03-01T08:00:00Z',
+          ...ALL_SECTIONS,
+        }),
       );
       assert.equal(result, undefined);
       expectContract('publish', result);
       const detection = await eventually('the published detection', async () =>
-        (await admin.getDetectionsByPerson(fx.personId)).find((d) => d.detectorName === detectorName),
+        (await admin.getDetectionsByPerson(fx.personId, { take: 100 })).find((d) => d.detector === detector),
       );
       assertIncludes(
         detection,
-        { faceId: fx.faceId, personId: fx.personId, detectTimeUtc: '2026-03-01T08:00:00Z' },
+        { dateTimeUtc: '2026-03-01T08:00:00Z', timeZone: 'America/Los_Angeles', detector },
         'the detection',
       );
     });
 
     it('recognize: the enrolled face gives its EdgePerson; another face or no face gives null', async function () {
-      const person = await edge.recognize({ croppedAligned: fx.image });
+      const sighting = { detectorName: 'door', ianaTimeZone: 'Europe/London', detectTimeUtc: new Date() };
+      const person = await edge.recognize({ croppedAligned: fx.image, ...sighting });
       expectContract('recognize', person);
-      assert.deepEqual(person, {
-        faceId: fx.faceId,
-        personId: fx.personId,
-        firstName: 'Ada',
-        lastName: 'Lovelace',
-        tags: [{ name: fx.tag.name }],
-      });
+      assertIncludes(
+        person!,
+        { personId: fx.personId, firstName: 'Ada', lastName: 'Lovelace', tags: [{ name: fx.tag.tagName }] },
+        'EdgePerson',
+      );
       const reached = countOf('recognize');
-      assert.equal(await edge.recognize({ croppedAligned: await newImage() }), null);
-      assert.equal(await edge.recognize({ croppedAligned: await noFaceImage() }), null);
+      assert.equal(await edge.recognize({ croppedAligned: await newImage(), ...sighting }), null);
+      assert.equal(await edge.recognize({ croppedAligned: await noFaceImage(), ...sighting }), null);
       assert.equal(countOf('recognize'), reached + 2, 'both nulls are the server 404');
       coverError('recognize', 404);
       const byEmbeddings = await edge.recognize({
         croppedAligned: await newImage(),
+        detectorName: 'door',
         embeddings: emu.store.face(fx.faceId)!.descriptor,
       });
       assert.equal(byEmbeddings?.personId, fx.personId);
@@ -792,7 +770,7 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
     it('lookup: the enrolled face gives its EdgePerson; another face or no face gives null', async function () {
       const person = await edge.lookup({ croppedAligned: fx.image, recognitionModel: 'arcface' });
       expectContract('lookup', person);
-      assertIncludes(person!, { faceId: fx.faceId, personId: fx.personId, firstName: 'Ada' }, 'EdgePerson');
+      assertIncludes(person!, { personId: fx.personId, firstName: 'Ada' }, 'EdgePerson');
       const reached = countOf('lookup');
       assert.equal(await edge.lookup({ croppedAligned: await newImage('png') }), null);
       assert.equal(await edge.lookup({ croppedAligned: await noFaceImage() }), null);
@@ -802,14 +780,13 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
 
     it('lookup: an Embeddings file of an enrolled face (128 float32) matches whatever the image', async function () {
       const descriptor = emu.store.face(fx.faceId)!.descriptor;
-      assert.equal(descriptor.length, 128);
       const person = await admin.lookup({
         croppedAligned: await newImage(),
         embeddings: Float32Array.from(descriptor),
         recognitionModel: 'arcface',
       });
       expectContract('lookup', person);
-      assertIncludes(person!, { faceId: fx.faceId, personId: fx.personId }, 'matched by embeddings');
+      assertIncludes(person!, { personId: fx.personId }, 'matched by embeddings');
     });
   });
 
@@ -820,7 +797,7 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
       assert.equal(known.detections.length, 1);
       assertIncludes(
         known.detections[0]!,
-        { faceId: fx.faceId, personId: fx.personId, boundingBox: { x: 0, y: 0, width: 64, height: 64 } },
+        { personId: fx.personId, boundingBox: { x: 0, y: 0, width: 64, height: 64 } },
         'known face',
       );
       const stranger = await admin.faceDetect({ image: await newImage('png') });
@@ -830,29 +807,25 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
     });
 
     it('faceEnroll: creates a person, or adds a face to an existing one with personId', async function () {
-      const photoReferenceId = uniq('ext');
-      const created = await admin.faceEnroll({ faceImage: await newImage(), photoReferenceId });
+      const created = await admin.faceEnroll({ faceImage: await newImage() });
       expectContract('faceEnroll', created);
-      const person = await admin.getPerson(created.personId);
-      assert.deepEqual(
-        person.faces.map((f) => f.photoReferenceId),
-        [photoReferenceId],
-      );
-
       const second = await newImage('png');
+      const photoReferenceId = uniq('second');
       const added = await admin.faceEnroll({
         faceImage: second,
         personId: created.personId,
+        photoReferenceId,
         forceEnrollment: true,
       });
       expectContract('faceEnroll', added);
       assert.equal(added.personId, created.personId);
-      assert.equal((await admin.getPerson(created.personId)).faces.length, 2);
-      assert.equal((await admin.recognize({ croppedAligned: second }))?.personId, created.personId);
+      assert.equal((await admin.checkImageReference(photoReferenceId)).exists, true);
+      const match = await admin.recognize({ croppedAligned: second, detectorName: 'door' });
+      assert.equal(match?.personId, created.personId);
     });
 
     it("faceEnroll: no face in a new person's image answers 500 and rolls the new person back", async function () {
-      const people = async () => (await admin.queryPeople({ take: 1000 })).length;
+      const people = async () => (await admin.queryPeople()).length;
       const before = await people();
       const tiny = await noFaceImage();
       await expectApiError({
@@ -865,7 +838,6 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
         hits: 1,
       });
       assert.equal(await people(), before, 'the just-created person was rolled back');
-
       // An existing person is not deleted by a failed enrollment of another face.
       await expectApiError({
         op: 'faceEnroll',
@@ -875,7 +847,7 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
         call: () => admin.faceEnroll({ faceImage: tiny, personId: fx.personId }),
         hits: 1,
       });
-      assert.equal((await admin.getPerson(fx.personId)).faces.length, 1);
+      assert.equal((await admin.getPerson(fx.personId)).personId, fx.personId);
     });
 
     it('faceCompare: the same face matches, another one does not', async function () {
@@ -888,14 +860,11 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
       assert.ok(different.confidence < 0.5, `confidence ${different.confidence}`);
     });
 
-    it('checkImageReference: true with the face and its enrollment detection; false for an unknown id', async function () {
+    it('checkImageReference: the face and its enrollment detection; exists false for an unknown id', async function () {
       const check = await admin.checkImageReference(fx.photoReferenceId);
       expectContract('checkImageReference', check);
       assertIncludes(check, { exists: true, faceId: fx.faceId }, 'a known reference');
-      const enrollment = (await admin.getDetectionsByFace(fx.faceId)).find(
-        (d) => d.detectId === check.detectId,
-      );
-      assert.equal(enrollment?.detectorName, 'enrollment');
+      assert.ok(check.detectId);
       const unknown = await admin.checkImageReference(uniq('never-used'));
       expectContract('checkImageReference', unknown);
       assert.deepEqual(unknown, { exists: false, faceId: null, detectId: null });
@@ -903,15 +872,11 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
   });
 
   describe('people', function () {
-    it('queryPeople: by tagId, tagName, entity field name and value, with skip/take', async function () {
+    it('queryPeople: by tagId, by entity field name, by name and exact value, both filters together', async function () {
       const [p1, p2, p3] = await Promise.all([enrollNew(), enrollNew(), enrollNew()]).then((people) =>
         people.map((p) => p.personId),
       );
-      const [t1, t2] = await Promise.all([
-        admin.createTag({ name: uniq('T1') }),
-        admin.createTag({ name: uniq('T2') }),
-      ]);
-      const field = uniq('Badge');
+      const [t1, t2] = await Promise.all([newTag(), newTag()]);
       for (const [personId, tagId] of [
         [p1, t1.tagId],
         [p2, t1.tagId],
@@ -919,6 +884,7 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
       ] as const) {
         await admin.upsertPersonTag(personId, { tagId });
       }
+      const field = uniq('Badge');
       await admin.upsertEntityField(p1, { name: field, stringValue: 'B-1' });
       await admin.upsertEntityField(p3, { name: field, numberValue: 3 });
 
@@ -928,66 +894,64 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
         return people.map((p) => p.personId).sort();
       };
       assert.deepEqual(await ids({ tagId: t1.tagId }), [p1, p2].sort());
-      assert.deepEqual(await ids({ tagName: t2.name }), [p2]);
-      assert.deepEqual(await ids({ tagId: t1.tagId, tagName: t2.name }), [p2]);
+      assert.deepEqual(await ids({ tagId: t2.tagId }), [p2]);
       assert.deepEqual(await ids({ entityFieldName: field }), [p1, p3].sort());
-      assert.deepEqual(await ids({ entityFieldName: field, entityFieldValue: 'b-1' }), [p1]);
-      assert.deepEqual(await ids({ entityFieldName: field, entityFieldValue: '3' }), [p3]);
-      assert.deepEqual(await ids({ tagName: uniq('no-such-tag') }), []);
-      const pages = [
-        ...(await ids({ tagId: t1.tagId, take: 1 })),
-        ...(await ids({ tagId: t1.tagId, skip: 1 })),
-      ];
-      assert.deepEqual(pages.sort(), [p1, p2].sort());
+      assert.deepEqual(await ids({ entityFieldName: field, entityFieldStringValue: 'B-1' }), [p1]);
+      assert.deepEqual(await ids({ entityFieldName: field, entityFieldStringValue: 'b-1' }), [], 'exact');
+      assert.deepEqual(await ids({ tagId: t1.tagId, entityFieldName: field }), [p1]);
+      const byPath = await viewer.queryPeopleByEntityField(field, 'B-1');
+      expectContract('queryPeopleByEntityField', byPath);
+      assert.deepEqual(
+        byPath.map((p) => p.personId),
+        [p1],
+      );
     });
 
-    it('getPerson: the whole record', async function () {
+    it("getPerson: Get Identity's six fields", async function () {
       const person = await viewer.getPerson(fx.personId);
       expectContract('getPerson', person);
-      assertIncludes(
-        person,
-        {
-          personId: fx.personId,
-          friendlyName: 'Ada Lovelace',
-          addresses: [fx.address],
-          personTags: [fx.personTag],
-        },
-        'Ada',
-      );
+      assert.deepEqual(Object.keys(person).sort(), [
+        'addresses',
+        'aliases',
+        'entityFields',
+        'notes',
+        'personId',
+        'tags',
+      ]);
+      assertIncludes(person, { personId: fx.personId, addresses: [fx.address] }, 'Ada');
       assert.deepEqual(
-        person.faces.map((f) => [f.faceId, f.photoReferenceId]),
-        [[fx.faceId, fx.photoReferenceId]],
-      );
-      assert.deepEqual(
-        person.fileDocuments.map((d) => d.publicId),
-        [fx.documentId],
+        person.tags?.map((t) => t.tagId),
+        [fx.tag.tagId],
       );
     });
 
     /** Each function validates its own answer against the contract. */
-    interface SubRecordSpec<T extends object, U> {
+    interface SubRecordSpec<T extends object> {
       title: string;
-      upsert: (personId: string, body: U) => Promise<T>;
-      list: (personId: string) => Promise<T[]>;
+      upsert: (personId: string, body: T) => Promise<T>;
+      list: (personId: string) => Promise<T[] | undefined>;
       remove?: (personId: string, record: T) => Promise<void>;
-      idOf: (record: T) => string;
-      create: U;
-      created: Record<string, unknown>;
-      update: (record: T) => U;
-      updated: Record<string, unknown>;
+      idOf: (record: T) => string | undefined;
+      create: T;
+      /** The update: the created item with its id and some fields changed. */
+      update: (record: T) => T;
     }
 
-    /** upsert (add) -> listed; upsert (update) -> listed changed, same id; delete -> gone. */
-    function subRecordLifecycle<T extends object, U>(spec: SubRecordSpec<T, U>): void {
-      it(`${spec.title}: add, update${spec.remove ? ', delete' : ''}`, async function () {
+    /**
+     * upsert without an id -> a new item, listed; upsert with its id -> the same item replaced, still
+     * one; delete by its id -> gone.
+     */
+    function subRecordLifecycle<T extends object>(spec: SubRecordSpec<T>): void {
+      it(`${spec.title}: add, update by id${spec.remove ? ', delete by id' : ''}`, async function () {
         const { personId } = await enrollNew();
         const stored = await spec.upsert(personId, spec.create);
-        assertIncludes(stored, spec.created, `${spec.title}: added`);
+        assert.match(spec.idOf(stored) ?? '', /^[0-9a-f-]{36}$/, 'a new id');
+        assertIncludes(stored, spec.create as Record<string, unknown>, `${spec.title}: added`);
         assert.deepEqual(await spec.list(personId), [stored]);
 
-        const changed = await spec.upsert(personId, spec.update(stored));
-        assert.equal(spec.idOf(changed), spec.idOf(stored));
-        assertIncludes(changed, spec.updated, `${spec.title}: updated`);
+        const changes = spec.update(stored);
+        const changed = await spec.upsert(personId, changes);
+        assert.deepEqual(changed, changes, `${spec.title}: updated`);
         assert.deepEqual(await spec.list(personId), [changed]);
 
         if (spec.remove) {
@@ -997,120 +961,127 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
       });
     }
 
-    subRecordLifecycle<Alias, AliasUpsert>({
+    subRecordLifecycle<Alias>({
       title: 'upsertAlias/getAliases/deleteAlias',
       upsert: (personId, body) => validated('upsertAlias', admin.upsertAlias(personId, body)),
       list: (personId) => validated('getAliases', viewer.getAliases(personId)),
-      remove: (personId, alias) => validated('deleteAlias', admin.deleteAlias(personId, alias.aliasId!)),
-      idOf: (alias) => alias.aliasId!,
-      create: { firstName: 'Grace', lastName: 'Hopper', title: 'RAdm' },
-      created: { firstName: 'Grace', lastName: 'Hopper', middleName: null, title: 'RAdm' },
-      update: (alias) => ({ aliasId: alias.aliasId, middleName: 'Brewster' }),
-      updated: { firstName: 'Grace', lastName: 'Hopper', middleName: 'Brewster', title: 'RAdm' },
+      remove: (personId, alias) =>
+        validated('deleteAlias', admin.deleteAlias(personId, alias.personAliasId!)),
+      idOf: (alias) => alias.personAliasId,
+      create: { firstName: 'Grace', lastName: 'Hopper', middleName: null, title: 'RAdm' },
+      update: (alias) => ({ ...alias, middleName: 'Brewster' }),
     });
 
-    subRecordLifecycle<Note, NoteUpsert>({
+    subRecordLifecycle<Note>({
       title: 'upsertNote/getNotes/deleteNote',
       upsert: (personId, body) => validated('upsertNote', admin.upsertNote(personId, body)),
       list: (personId) => validated('getNotes', viewer.getNotes(personId)),
-      remove: (personId, note) => validated('deleteNote', admin.deleteNote(personId, note.noteId)),
+      remove: (personId, note) => validated('deleteNote', admin.deleteNote(personId, note.noteId!)),
       idOf: (note) => note.noteId,
-      create: { text: 'Called in' },
-      created: { text: 'Called in', modified: null },
-      update: (note) => ({ noteId: note.noteId, text: 'Called back' }),
-      updated: { text: 'Called back' },
+      create: { summary: 'Called in', body: 'About the badge', author: 'desk', sharedId: null },
+      update: (note) => ({ ...note, body: 'Called back' }),
     });
 
-    subRecordLifecycle<EntityField, EntityField>({
+    subRecordLifecycle<EntityField>({
       title: 'upsertEntityField/getEntityFields/deleteEntityField',
       upsert: (personId, body) => validated('upsertEntityField', admin.upsertEntityField(personId, body)),
       list: (personId) => validated('getEntityFields', viewer.getEntityFields(personId)),
       remove: (personId, field) =>
-        validated('deleteEntityField', admin.deleteEntityField(personId, field.name)),
-      idOf: (field) => field.name,
-      create: { name: 'LoyaltyTier', stringValue: 'Gold' },
-      created: {
+        validated('deleteEntityField', admin.deleteEntityField(personId, field.entityFieldId!)),
+      idOf: (field) => field.entityFieldId,
+      create: {
         name: 'LoyaltyTier',
         stringValue: 'Gold',
+        dateValue: null,
         numberValue: null,
         boolValue: null,
-        dateValue: null,
       },
-      update: (field) => ({ name: field.name, stringValue: 'Platinum', boolValue: true }),
-      updated: { name: 'LoyaltyTier', stringValue: 'Platinum', boolValue: true, numberValue: null },
+      update: (field) => ({ ...field, stringValue: 'Platinum', boolValue: true }),
     });
 
-    subRecordLifecycle<Address, AddressUpsert>({
+    subRecordLifecycle<Address>({
       title: 'upsertAddress (read back with getPerson)',
       upsert: (personId, body) => validated('upsertAddress', admin.upsertAddress(personId, body)),
       list: async (personId) => (await validated('getPerson', viewer.getPerson(personId))).addresses,
-      idOf: (address) => address.addressId,
-      create: { addressType: 'Home', city: 'Springfield' },
-      created: { addressType: 'Home', city: 'Springfield', line1: null, country: null },
-      update: (address) => ({ addressId: address.addressId, city: 'Shelbyville' }),
-      updated: { addressType: 'Home', city: 'Shelbyville' },
+      idOf: (address) => address.personAddressId,
+      create: LONDON,
+      update: (address) => ({ ...address, street2: 'Flat 2' }),
     });
 
-    it('getPersonTags/upsertPersonTag/deletePersonTag: default expiry, explicit expiry, expired, removed', async function () {
+    it('getEntityFields and getPersonTags: the fieldName and tagName filters', async function () {
       const { personId } = await enrollNew();
-      const tag = await admin.createTag({ name: uniq('Guest'), defaultExpiryDays: 30 });
-      const tags = async () => {
-        const list = await viewer.getPersonTags(personId);
-        expectContract('getPersonTags', list);
-        return list;
-      };
-      const added = await admin.upsertPersonTag(personId, { tagId: tag.tagId });
-      expectContract('upsertPersonTag', added);
-      assertIncludes(added, { tagId: tag.tagId, tag: { name: tag.name } }, 'person tag');
+      const [vip, guest] = await Promise.all([newTag(), newTag()]);
+      await admin.upsertPersonTag(personId, { tagId: vip.tagId });
+      await admin.upsertPersonTag(personId, { tagId: guest.tagId });
+      await admin.upsertEntityField(personId, { name: 'Tier', stringValue: 'Gold' });
+      await admin.upsertEntityField(personId, { name: 'Badge', stringValue: 'B-7' });
+      const tags = await admin.getPersonTags(personId, { tagName: guest.tagName });
+      expectContract('getPersonTags', tags);
+      assert.deepEqual(
+        tags.map((t) => t.tagId),
+        [guest.tagId],
+      );
+      const fields = await admin.getEntityFields(personId, { fieldName: 'Badge' });
+      assert.deepEqual(
+        fields.map((f) => f.stringValue),
+        ['B-7'],
+      );
+    });
+
+    it("getPersonTags/upsertPersonTag/deletePersonTag: the tag's default expiry, an explicit one, removed by personTagId", async function () {
+      const { personId } = await enrollNew();
+      const tag = await newTag({ defaultExpirePeriod: '30.00:00:00' });
+      const tags = async () => validated('getPersonTags', viewer.getPersonTags(personId));
+      const added = await validated('upsertPersonTag', admin.upsertPersonTag(personId, { tagId: tag.tagId }));
+      assertIncludes(added, { tagId: tag.tagId }, 'person tag');
       const inDays = (Date.parse(added.expires!) - Date.now()) / 86_400_000;
       assert.ok(inDays > 29.9 && inDays <= 30, `default expiry in ${inDays} days`);
       assert.deepEqual(await tags(), [added]);
 
-      const later = '2099-01-01T00:00:00.000Z';
-      const moved = await admin.upsertPersonTag(personId, { tagId: tag.tagId, expires: later });
+      const later = '2099-01-01T00:00:00Z';
+      const moved = await admin.upsertPersonTag(personId, {
+        personTagId: added.personTagId,
+        tagId: tag.tagId,
+        expires: later,
+      });
       assert.deepEqual(moved, { ...added, expires: later });
       assert.deepEqual(await tags(), [moved]);
 
-      await admin.upsertPersonTag(personId, { tagId: tag.tagId, expires: '2020-01-01T00:00:00Z' });
-      assert.deepEqual(await tags(), [], 'an expired tag is not returned');
-      assert.deepEqual((await viewer.getPerson(personId)).personTags, []);
-      assert.deepEqual(await viewer.queryPeople({ tagId: tag.tagId }), []);
+      const never = await newTag({ defaultExpirePeriod: '00:00:00' });
+      assert.equal((await admin.upsertPersonTag(personId, { tagId: never.tagId })).expires, null);
 
-      await admin.upsertPersonTag(personId, { tagId: tag.tagId, expires: null });
-      assert.equal((await tags()).length, 1);
-      expectContract('deletePersonTag', await admin.deletePersonTag(personId, tag.tagId));
-      assert.deepEqual(await tags(), []);
+      expectContract('deletePersonTag', await admin.deletePersonTag(personId, added.personTagId!));
+      assert.deepEqual(
+        (await tags()).map((t) => t.tagId),
+        [never.tagId],
+      );
     });
 
     it('getEnrollmentPhoto: the enrolled JPEG byte for byte, to any signed-in user; a PNG as a JPEG', async function () {
       const photo = await edge.getEnrollmentPhoto(fx.faceId);
-      assert.deepEqual(photo.contentType, 'image/jpeg');
+      assert.equal(photo.contentType, 'image/jpeg');
       assert.ok(photo.data.equals(fx.image), 'the enrolled bytes');
       const png = await enrollNew(await newImage('png'));
       const converted = await viewer.getEnrollmentPhoto(png.faceId);
       assert.equal(converted.contentType, 'image/jpeg');
       const meta = await sharp(converted.data).metadata();
       assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 64, 64]);
-      coverBinary('getEnrollmentPhoto');
+      cover('getEnrollmentPhoto');
     });
 
-    it('getDetectionPhoto: the published JPEG byte for byte', async function () {
+    it('getDetectionPhoto: the published JPEG byte for byte; a published PNG as a JPEG', async function () {
       const image = await newImage();
       const [face] = (await admin.publishWithResponse(publishOf(image))).detectedFaces;
       const photo = await edge.getDetectionPhoto(face!.faceId, face!.detectId);
       assert.equal(photo.contentType, 'image/jpeg');
       assert.ok(photo.data.equals(image), 'the published bytes');
-      coverBinary('getDetectionPhoto');
+      const [pngFace] = (await admin.publishWithResponse(publishOf(await newImage('png')))).detectedFaces;
+      const converted = await admin.getDetectionPhoto(pngFace!.faceId, pngFace!.detectId);
+      assert.equal((await sharp(converted.data).metadata()).format, 'jpeg');
+      cover('getDetectionPhoto');
     });
 
-    it('getDetectionPhoto: a published PNG is served as the documented JPEG', async function () {
-      const [face] = (await admin.publishWithResponse(publishOf(await newImage('png')))).detectedFaces;
-      const photo = await admin.getDetectionPhoto(face!.faceId, face!.detectId);
-      assert.equal(photo.contentType, 'image/jpeg', 'docs and contract: detection photos are image/jpeg');
-      assert.equal((await sharp(photo.data).metadata()).format, 'jpeg');
-    });
-
-    it('uploadFileDocument/downloadFileDocument: bytes, content type and file name round-trip', async function () {
+    it('uploadFileDocument/downloadFileDocument: bytes, content type and file name round-trip; the publicId comes back', async function () {
       const { personId } = await enrollNew();
       const pdf = Buffer.from('%PDF-1.4\n% ID card\n%%EOF\n');
       const upload = {
@@ -1122,124 +1093,98 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
         fileName: 'id-card.pdf',
         contentType: 'application/pdf',
       };
-      expectContract('uploadFileDocument', await admin.uploadFileDocument(upload));
-      const listed = (await admin.getPerson(personId)).fileDocuments;
-      assert.deepEqual(listed, [
-        {
-          publicId: upload.publicId,
-          name: 'ID Card',
-          description: 'Front of ID',
-          fileName: 'id-card.pdf',
-          contentType: 'application/pdf',
-          size: pdf.length,
-        },
-      ]);
+      assert.deepEqual(await admin.uploadFileDocument(upload), { publicId: upload.publicId });
       const download = await viewer.downloadFileDocument(personId, upload.publicId);
       assert.deepEqual(download, { data: pdf, contentType: 'application/pdf', fileName: 'id-card.pdf' });
-      coverBinary('downloadFileDocument');
 
-      // The same publicId replaces; without one the server makes one up.
+      // The same publicId replaces; without one the client makes one up and says which.
       await admin.uploadFileDocument({ ...upload, file: 'version 2', contentType: 'text/plain' });
-      await admin.uploadFileDocument({ personId, name: 'Notes', file: 'no id given' });
-      const documents = (await admin.getPerson(personId)).fileDocuments;
-      assert.equal(documents.length, 2);
-      const generated = documents.find((d) => d.publicId !== upload.publicId)!;
-      assert.match(generated.publicId, /^[0-9a-f-]{36}$/);
-      assert.equal(
-        (await admin.downloadFileDocument(personId, generated.publicId)).data.toString(),
-        'no id given',
-      );
+      const { publicId } = await admin.uploadFileDocument({ personId, name: 'Notes', file: 'no id given' });
+      assert.match(publicId, /^[0-9a-f-]{36}$/);
+      assert.equal((await admin.downloadFileDocument(personId, publicId)).data.toString(), 'no id given');
       assert.deepEqual(await admin.downloadFileDocument(personId, upload.publicId), {
         data: Buffer.from('version 2'),
         contentType: 'text/plain',
         fileName: 'id-card.pdf',
       });
+      cover('uploadFileDocument');
+      cover('downloadFileDocument');
     });
 
     it('uploadFileDocument/downloadFileDocument: a non-ASCII file name round-trips', async function () {
       const fileName = 'Ausweis Müller €.pdf';
       const { personId } = await enrollNew();
-      await admin.uploadFileDocument({
-        personId,
-        name: 'Ausweis',
-        publicId: uniq('utf8'),
-        file: 'x',
-        fileName,
-      });
-      const [stored] = (await admin.getPerson(personId)).fileDocuments;
-      assert.equal(stored?.fileName, fileName, 'the file name as stored');
-      assert.equal((await admin.downloadFileDocument(personId, stored.publicId)).fileName, fileName);
+      const { publicId } = await admin.uploadFileDocument({ personId, name: 'Ausweis', file: 'x', fileName });
+      assert.equal((await admin.downloadFileDocument(personId, publicId)).fileName, fileName);
     });
 
-    it('getDetectionsByFace/getDetectionsByPerson: newest first, with what was published', async function () {
+    it('getDetectionsByFace/getDetectionsByPerson: 10 by default, oldest first; skip, take, newest first, a time window', async function () {
       const { personId, faceId, image } = await enrollNew();
-      const publishOne = async (detectTimeUtc: string) =>
-        (
-          await admin.publishWithResponse(
-            publishOf(image, {
-              detectorName: 'Lobby',
-              ianaTimeZone: 'Europe/Paris',
-              detectTimeUtc,
-              allowDoubleDetection: true,
-            }),
-          )
-        ).detectedFaces[0]!;
-      const first = await publishOne('2026-01-01T10:00:00Z');
-      const second = await publishOne('2026-01-01T10:05:00Z');
-
+      // Long before the enrollment's own detection, which is now.
+      const times = Array.from({ length: 12 }, (_, i) => `2000-01-01T10:${String(i).padStart(2, '0')}:00Z`);
+      for (const detectTimeUtc of times) {
+        await admin.publishWithResponse(
+          publishOf(image, {
+            detectorName: 'Lobby',
+            ianaTimeZone: 'Europe/Paris',
+            detectTimeUtc,
+            allowDoubleDetection: true,
+          }),
+        );
+      }
       const byFace = await viewer.getDetectionsByFace(faceId);
       expectContract('getDetectionsByFace', byFace);
+      assert.equal(byFace.length, 10);
       assert.deepEqual(
-        byFace.map((d) => [d.detectId, d.detectorName]),
-        [
-          [second.detectId, 'Lobby'],
-          [first.detectId, 'Lobby'],
-          [byFace[2]?.detectId, 'enrollment'],
-        ],
+        byFace.map((d) => d.dateTimeUtc),
+        times.slice(0, 10),
       );
-      assert.deepEqual(byFace[1], {
-        detectId: first.detectId,
-        faceId,
-        personId,
-        detectorName: 'Lobby',
-        ianaTimeZone: 'Europe/Paris',
-        detectTimeUtc: '2026-01-01T10:00:00Z',
-        confidence: first.confidence,
-        faceQuality: first.faceQuality,
-        boundingBox: first.boundingBox,
+      assertIncludes(byFace[0]!, { detector: 'Lobby', timeZone: 'Europe/Paris' }, 'a detection');
+      assert.equal(Buffer.from(byFace[0]!.image!, 'base64').equals(image), true, 'the photo inline');
+
+      const byPerson = await viewer.getDetectionsByPerson(personId, {
+        take: 3,
+        skip: 1,
+        dateAscending: false,
       });
-      const byPerson = await viewer.getDetectionsByPerson(personId);
       expectContract('getDetectionsByPerson', byPerson);
-      assert.deepEqual(byPerson, byFace);
+      assert.equal(byPerson.length, 3);
+      assert.equal(byPerson[0]!.dateTimeUtc, times[11]);
+      const window = await viewer.getDetectionsByPerson(personId, {
+        epochStartMs: Date.parse(times[2]!),
+        epochEndMs: Date.parse(times[4]!),
+      });
+      assert.deepEqual(
+        window.map((d) => d.dateTimeUtc),
+        times.slice(2, 5),
+      );
       assert.deepEqual(await viewer.getDetectionsByFace(UNKNOWN), []);
     });
   });
 
   describe('tags', function () {
     it('createTag/getTag/listTags/updateTag', async function () {
-      const request = { name: uniq('Staff'), description: 'Employees', defaultExpiryDays: 7 };
-      const created = await admin.createTag(request);
-      expectContract('createTag', created);
-      assert.deepEqual(created, { tagId: created.tagId, ...request });
-      const got = await viewer.getTag(created.tagId);
-      expectContract('getTag', got);
+      const request = { tagName: uniq('Staff'), description: 'Employees', defaultExpirePeriod: '7.00:00:00' };
+      const created = await validated('createTag', admin.createTag(request));
+      assert.deepEqual(created, { tagId: created.tagId, disabled: false, ...request });
+      const got = await validated('getTag', viewer.getTag(created.tagId!));
       assert.deepEqual(got, created);
 
-      const renamed = { name: uniq('Team'), description: null, defaultExpiryDays: null };
-      const updated = await admin.updateTag(created.tagId, renamed);
-      expectContract('updateTag', updated);
-      assert.deepEqual(updated, { tagId: created.tagId, ...renamed });
-      const all = await viewer.listTags();
-      expectContract('listTags', all);
+      const renamed = { tagName: uniq('Team'), description: null, defaultExpirePeriod: '00:00:00' };
+      const updated = await validated('updateTag', admin.updateTag(created.tagId!, renamed));
+      assert.deepEqual(updated, { tagId: created.tagId, disabled: false, ...renamed });
+      const all = await validated('listTags', viewer.listTags());
       assert.deepEqual(
         all.filter((t) => t.tagId === created.tagId),
         [updated],
       );
-      assert.ok(!all.some((t) => t.name === request.name), 'the old name is gone');
+      assert.ok(!all.some((t) => t.tagName === request.tagName), 'the old name is gone');
+      assert.deepEqual(await viewer.listTags({ tagName: renamed.tagName }), [updated]);
+      assert.deepEqual(await viewer.listTags({ tagName: renamed.tagName.toUpperCase() }), [], 'exact');
     });
 
     it('deleteTag: the tag is gone, and gone from every person', async function () {
-      const tag = await admin.createTag({ name: uniq('Temp') });
+      const tag = await newTag();
       const { personId } = await enrollNew();
       await admin.upsertPersonTag(personId, { tagId: tag.tagId });
       assert.equal((await admin.getPersonTags(personId)).length, 1);
@@ -1254,19 +1199,20 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
       });
       assert.deepEqual(await admin.getPersonTags(personId), []);
       assert.deepEqual(await admin.queryPeople({ tagId: tag.tagId }), []);
-      assert.ok(!(await admin.listTags()).some((t) => t.tagId === tag.tagId));
     });
   });
 
   describe('entity field settings', function () {
-    it('setStringFieldSetting/setDatetimeFieldSetting: the stored setting, updated in place', async function () {
-      const badge = await admin.setStringFieldSetting('Person', 'badge', {
-        name: 'Badge',
-        label: 'Badge number',
-        required: true,
-        maxLength: 12,
-      });
-      expectContract('setStringFieldSetting', badge);
+    it('setStringFieldSetting/setDatetimeFieldSetting: the stored setting, defaults filled in', async function () {
+      const badge = await validated(
+        'setStringFieldSetting',
+        admin.setStringFieldSetting('Person', 'badge', {
+          name: 'Badge',
+          label: 'Badge number',
+          required: true,
+          maxLength: 12,
+        }),
+      );
       assert.deepEqual(badge, {
         entityType: 'Person',
         fieldId: 'badge',
@@ -1278,18 +1224,11 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
       });
       const relabelled = await admin.setStringFieldSetting('Person', 'badge', { name: 'Badge' });
       assert.deepEqual(relabelled, { ...badge, label: null, required: false, maxLength: null });
-
-      const since = await admin.setDatetimeFieldSetting('Person', 'since', { name: 'Since', dateOnly: true });
-      expectContract('setDatetimeFieldSetting', since);
-      assert.deepEqual(since, {
-        entityType: 'Person',
-        fieldId: 'since',
-        fieldType: 'datetime',
-        name: 'Since',
-        label: null,
-        required: false,
-        dateOnly: true,
-      });
+      const since = await validated(
+        'setDatetimeFieldSetting',
+        admin.setDatetimeFieldSetting('Person', 'since', { name: 'Since', dateOnly: true }),
+      );
+      assertIncludes(since, { fieldType: 'datetime', required: false, dateOnly: true }, 'datetime setting');
     });
   });
 
@@ -1304,7 +1243,6 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
   describe('coverage', function () {
     it('exercised every operation of the contract, and each documented 400/401/403/404', function () {
       const all = emu.routes.routes.map((route) => route.operationId).sort();
-      assert.equal(all.length, 39);
       assert.deepEqual(
         all.filter((op) => !happy.has(op)),
         [],
@@ -1317,5 +1255,54 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
       );
       assert.deepEqual(missing, [], 'documented error statuses not exercised');
     });
+
+    it('no answer of the emulator differed from the contract (drift)', function () {
+      assert.deepEqual(drift, []);
+    });
   });
+});
+
+/** What the guide does not show: a server answering upserts with an empty 200 or 204. */
+describe('IdentitiesClient: upserts answered with an empty body', function () {
+  let server: http.Server;
+  let client: IdentitiesClient;
+  let status = 200;
+
+  before(async function () {
+    const token = jwt({ sub: 'u', exp: 4_000_000_000 });
+    server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.url === '/api/v1/authenticate') {
+          res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token }));
+        } else res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    client = new IdentitiesClient({ baseUrl, username: 'u', password: 'p' });
+  });
+
+  after(async function () {
+    client.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  for (const answer of [200, 204]) {
+    it(`an empty ${answer}: each upsert returns the item as it was sent`, async function () {
+      status = answer;
+      const alias = { personAliasId: randomUUID(), firstName: 'Ada', lastName: 'Lovelace' };
+      assert.deepEqual(await client.upsertAlias('p', alias), alias);
+      const personTag = { tagId: randomUUID(), expires: null };
+      assert.deepEqual(await client.upsertPersonTag('p', personTag), personTag);
+      const note = { summary: 's', body: 'b' };
+      assert.deepEqual(await client.upsertNote('p', note), note);
+      assert.deepEqual(await client.upsertAddress('p', LONDON), LONDON);
+      const field = { name: 'Tier', stringValue: 'Gold' };
+      assert.deepEqual(await client.upsertEntityField('p', field), field);
+      const tagId = randomUUID();
+      assert.deepEqual(await client.updateTag(tagId, { tagName: 'VIP' }), { tagId, tagName: 'VIP' });
+    });
+  }
 });
