@@ -675,6 +675,7 @@ export interface components {
     schemas: {
         /** @description The guide documents no error body: status tables give a code and a meaning only. Any body (or none) is accepted; the emulator answers with ASP.NET Core's RFC 7807 problem details. */
         ErrorBody: unknown;
+        /** @description The guide marks neither field required; every example sends both (inferred). */
         AuthenticateRequest: {
             username: string;
             password: string;
@@ -800,7 +801,7 @@ export interface components {
             postalCode: string | null;
             country: string | null;
         };
-        /** @description Fields from the Get Identity example; one of the four values is set. */
+        /** @description Fields from the Get Identity example; one of the four values is set. That name is required is inferred. */
         EntityField: {
             entityFieldId?: string;
             name: string;
@@ -848,6 +849,7 @@ export interface components {
                 name?: string;
             }[];
         };
+        /** @description Known from the example only; that image is required is inferred. */
         FaceDetectRequest: {
             image: string;
         };
@@ -870,6 +872,7 @@ export interface components {
         FaceEnrollResponse: {
             personId: string;
         };
+        /** @description Known from the example only; that both images are required is inferred. */
         FaceCompareRequest: {
             image1: string;
             image2: string;

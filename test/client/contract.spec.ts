@@ -70,16 +70,9 @@ describe('the contract', () => {
 
   it('generated files are up to date (run `npm run gen:types` after changing the YAML)', async () => {
     const fresh = await generate();
-    assert.equal(
-      readFileSync(GENERATED.types, 'utf8'),
-      fresh.types,
-      'client/generated/identities.ts is stale',
-    );
-    assert.equal(
-      readFileSync(GENERATED.operations, 'utf8'),
-      fresh.operations,
-      'client/generated/operations.ts is stale',
-    );
+    for (const [name, file] of Object.entries(GENERATED)) {
+      assert.equal(readFileSync(file, 'utf8'), fresh[name as keyof typeof GENERATED], `${file} is stale`);
+    }
   });
 
   describe('against the vendor guide (test/guide/endpoints.json)', () => {
@@ -223,10 +216,6 @@ describe('the contract', () => {
       missing.map(([name]) => name),
       [],
     );
-  });
-
-  it('lists 39 operations, each with a method and a path', () => {
-    assert.equal(Object.keys(OPERATIONS).length, 39);
   });
 
   it('every operation is reachable from a client method', () => {
