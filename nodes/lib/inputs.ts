@@ -84,9 +84,12 @@ function period(days: number): string {
   return whole > 0 ? `${whole}.${time}` : time;
 }
 
-/** How errors name an input: what the user set, and the API field it fills when that is another name. */
+/**
+ * How errors name an input: what the user set, and the API field it fills when that is another name.
+ * The subject is put into words only for an error: inputs are read for every message.
+ */
 interface Naming {
-  subject: string;
+  subject: () => string;
   field?: string;
 }
 
@@ -127,25 +130,27 @@ export class Inputs {
   /** Fails with the shared error `key`, about the input `naming` names. */
   private fail(key: string, naming: Naming, substitutions: Record<string, string | number> = {}): never {
     throw this.error(
-      translate(this.RED, shared(`errors.${key}`), { ...substitutions, subject: naming.subject }),
+      translate(this.RED, shared(`errors.${key}`), { ...substitutions, subject: naming.subject() }),
       naming,
     );
   }
 
   /** The TypedInput `setting`, for the request field `field`: "Image (msg.payload)" and expanded. */
   private setting(setting: string, field: string): Naming {
-    const label = translate(this.RED, `${this.node.type}.label.${setting}`);
-    const naming = {
-      subject: translate(this.RED, shared('errors.subject'), { label, source: this.where(setting) }),
-      field,
-    };
+    const subject = () =>
+      translate(this.RED, shared('errors.subject'), {
+        label: translate(this.RED, `${this.node.type}.label.${setting}`),
+        source: this.where(setting),
+      });
+    const naming = { subject, field };
     this.named.set(field, naming);
     return naming;
   }
 
   /** The fixed msg property `name`, for the request field `field`: msg.personId. */
   private msgProperty(name: string, field: string): Naming {
-    const naming = field === name ? { subject: `msg.${name}` } : { subject: `msg.${name}`, field };
+    const subject = () => `msg.${name}`;
+    const naming = field === name ? { subject } : { subject, field };
     this.named.set(field, naming);
     return naming;
   }
@@ -183,7 +188,7 @@ export class Inputs {
     for (const [field, naming] of this.named) {
       const prefix = `${this.operation}: ${field} `;
       if (err.message.startsWith(prefix)) {
-        return this.error(`${naming.subject} ${err.message.slice(prefix.length)}`, { ...naming, field });
+        return this.error(`${naming.subject()} ${err.message.slice(prefix.length)}`, naming);
       }
     }
     return err;
@@ -299,14 +304,14 @@ export class Inputs {
   refuseOldMsgProperties(renamed: Record<string, string>): void {
     for (const [old, current] of Object.entries(renamed)) {
       if (isPresent(this.msg[old]) && !isPresent(this.msg[current])) {
-        this.fail('oldMsgProperty', { subject: `msg.${old}` }, { expected: `msg.${current}` });
+        this.fail('oldMsgProperty', { subject: () => `msg.${old}` }, { expected: `msg.${current}` });
       }
     }
   }
 
   /** A request body from msg.payload, in the guide's shape `spec` (see BodySpec). */
   body<T>(spec: BodySpec): T {
-    const naming = { subject: 'msg.payload' };
+    const naming = { subject: () => 'msg.payload' };
     const value = this.msg.payload;
     if (spec.text && typeof value === 'string' && value.trim()) return { [spec.text]: value.trim() } as T;
     if (!isRecord(value)) {
@@ -328,7 +333,7 @@ export class Inputs {
   /** A time field of a body (a person tag's expiry) as ISO 8601 text; null and absent stay so. */
   bodyTime(body: Record<string, unknown>, name: string): void {
     if (body[name] === undefined || body[name] === null) return;
-    const time = this.asTime(body[name], { subject: `msg.payload.${name}` });
+    const time = this.asTime(body[name], { subject: () => `msg.payload.${name}` });
     if (time) body[name] = time.toISOString();
   }
 
@@ -339,7 +344,7 @@ export class Inputs {
     if (typeof value === 'number' && Number.isFinite(value) && value >= 0) body[name] = period(value);
     else if (!(typeof value === 'string' && PERIOD.test(value.trim()))) {
       const found = typeof value === 'string' ? `"${value.slice(0, 40)}"` : this.describe(value);
-      this.fail('notPeriod', { subject: `msg.payload.${name}` }, { found });
+      this.fail('notPeriod', { subject: () => `msg.payload.${name}` }, { found });
     }
   }
 
