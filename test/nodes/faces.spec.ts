@@ -98,16 +98,11 @@ describe('face nodes', function () {
 
   for (const [index, type] of ['identities-recognize', 'identities-lookup'].entries()) {
     describe(type, function () {
+      // The editor's defaults for the rest: the face from msg.payload, the embeddings from msg.embeddings.
       const matchNode = (settings: Record<string, unknown> = {}): FlowNode => ({
         id: 'node',
         type,
-        image: 'payload',
-        imageType: 'msg',
-        embeddings: 'embeddings',
-        embeddingsType: 'msg',
-        recognitionModel: '',
-        recognitionModelType: 'str',
-        ...(type === 'identities-recognize' ? { detectorName: 'Desk', detectorNameType: 'str' } : {}),
+        ...(type === 'identities-recognize' ? { detectorName: 'Desk' } : {}),
         wires: [['out1'], ['out2']],
         ...settings,
       });
