@@ -11,17 +11,24 @@ import { assertInvalidInput, CANARY, exoticValue, POLLUTING_KEYS, settled, type 
 /** Node-RED's own evaluateNodeProperty (msg paths, JSON, JSONata, env...), as the nodes get it. */
 const nodeRedUtil = createRequire(__filename)('@node-red/util') as typeof NodeRedUtil;
 
-/** RED._ over the English catalog, without starting Node-RED's i18n. */
-const catalog = JSON.parse(
-  readFileSync(
-    path.join(__dirname, '..', '..', 'nodes', 'locales', 'en-US', 'identities-config.json'),
-    'utf8',
-  ),
-) as Record<string, unknown>;
+const NODE_TYPE = 'identities-enroll';
+const catalogOf = (type: string) =>
+  JSON.parse(
+    readFileSync(path.join(__dirname, '..', '..', 'nodes', 'locales', 'en-US', `${type}.json`), 'utf8'),
+  ) as Record<string, unknown>;
+/** The shared strings (keys naming the config node's catalog), and the node's own. */
+const sharedCatalog = catalogOf('identities-config');
+const nodeCatalog = catalogOf(NODE_TYPE);
+
+/** RED._ over the English catalogs, without starting Node-RED's i18n. */
 function translate(key: string, substitutions: Record<string, unknown> = {}): string {
-  const found = (key.split(':')[1] ?? key)
+  const [namespace, inner] = key.includes(':') ? key.split(':') : [undefined, key];
+  const found = (inner ?? '')
     .split('.')
-    .reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], catalog);
+    .reduce<unknown>(
+      (node, part) => (node as Record<string, unknown> | undefined)?.[part],
+      namespace ? sharedCatalog : nodeCatalog,
+    );
   if (typeof found !== 'string') return key;
   return found.replace(/__(\w+)__/g, (whole, name: string) =>
     Object.hasOwn(substitutions, name) ? String(substitutions[name]) : whole,
@@ -40,19 +47,31 @@ function fakeNode(context: Record<string, unknown>): Node {
       }
     },
   };
-  return { id: 'node', context: () => ({ flow: store, global: store }) } as unknown as Node;
+  return { id: 'node', type: NODE_TYPE, context: () => ({ flow: store, global: store }) } as unknown as Node;
 }
 
 const OPERATION = 'faceEnroll';
-/** TypedInput settings as nodes have them, with the request field each one fills. */
+/** The enroll node's TypedInput settings, with the request field each one fills. */
 const TYPED = {
   image: 'faceImage',
   personId: 'personId',
   forceEnrollment: 'forceEnrollment',
-  detectorName: 'name',
+  photoReferenceId: 'photoReferenceId',
 };
 /** Fixed msg properties the nodes read. */
-const MSG_NAMES = ['personId', 'tagId', 'fieldId', 'documentName', 'take', 'skip'];
+const MSG_NAMES = [
+  'personId',
+  'tagId',
+  'personTagId',
+  'documentName',
+  'take',
+  'skip',
+  'dateAscending',
+  'epochStartMs',
+];
+/** A body as the people node takes a note, with the field of this package's older versions. */
+const NOTE_BODY = { shape: '{noteId?, summary, body, author?}', renamed: { text: ['summary', 'body'] } };
+const TAG_BODY = { shape: '{tagId?, tagName, ...}', text: 'tagName' };
 
 const msgKey = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom('payload', ...MSG_NAMES, 'camera', ...POLLUTING_KEYS) },
@@ -131,7 +150,7 @@ const settings = fc
     image: typedSetting,
     personId: typedSetting,
     forceEnrollment: typedSetting,
-    detectorName: typedSetting,
+    photoReferenceId: typedSetting,
   })
   .map((typed) =>
     Object.fromEntries(
@@ -199,9 +218,14 @@ describe('property: msg overrides and TypedInputs', () => {
               ),
           );
           await check(
-            () => inputs.flag(setting, field, false),
+            () => inputs.flag(setting, field),
             field,
             (flag) => assert.equal(typeof flag, 'boolean'),
+          );
+          await check(
+            () => inputs.time(setting, field),
+            field,
+            (time) => assert.ok(time === undefined || !Number.isNaN(time.getTime())),
           );
         }
         for (const name of [...MSG_NAMES, ...POLLUTING_KEYS]) {
@@ -212,17 +236,61 @@ describe('property: msg overrides and TypedInputs', () => {
             (text) => text === undefined || nonEmptyTrimmed(text),
           );
           await check(
-            () => inputs.optionalMsgInteger(name),
+            () => inputs.optionalMsgCount(name),
             name,
-            (number) => assert.ok(number === undefined || Number.isInteger(number)),
+            (count) => assert.ok(count === undefined || (Number.isInteger(count) && count >= 0)),
+          );
+          await check(
+            () => inputs.optionalMsgFlag(name),
+            name,
+            (flag) => assert.ok(flag === undefined || typeof flag === 'boolean'),
+          );
+          await check(
+            () => inputs.optionalMsgEpochMs(name),
+            name,
+            (ms) => assert.ok(ms === undefined || Number.isFinite(ms)),
+          );
+          await check(
+            () => inputs.msgValue(name, 'file'),
+            name,
+            (value) => assert.ok(value !== undefined && value !== null),
           );
         }
+        await check(
+          () =>
+            inputs.refuseOldMsgProperties({ tagName: 'tagId', entityFieldValue: 'entityFieldStringValue' }),
+          'msg.',
+          () => undefined,
+        );
         const isBody = (body: unknown) =>
           assert.ok(
             typeof body === 'object' && body !== null && !Array.isArray(body) && !Buffer.isBuffer(body),
           );
-        await check(() => inputs.body(), 'msg.payload', isBody);
-        await check(() => inputs.body<{ name: string }>('name'), 'msg.payload', isBody);
+        await check(() => inputs.body(NOTE_BODY), 'msg.payload', isBody);
+        await check(() => inputs.body<{ tagName: string }>(TAG_BODY), 'msg.payload', isBody);
+        const payload = msg.payload;
+        const expires = { expires: payload };
+        await check(
+          () => inputs.bodyTime(expires, 'expires'),
+          'msg.payload.expires',
+          () =>
+            assert.ok(
+              expires.expires === null ||
+                expires.expires === undefined ||
+                typeof expires.expires === 'string',
+            ),
+        );
+        // The one error that quotes what it found: a period text, cut at 40 characters, so that the
+        // user sees the "a week" they wrote (test/nodes/records.spec.ts); it is no image or secret.
+        const tag = { defaultExpirePeriod: payload };
+        const period = await within(() => inputs.bodyPeriod(tag, 'defaultExpirePeriod'));
+        if (period.ok)
+          assert.ok(tag.defaultExpirePeriod == null || typeof tag.defaultExpirePeriod === 'string');
+        else {
+          const error = assertInvalidInput(period.error, OPERATION, 'msg.payload.defaultExpirePeriod');
+          const quoted = /but is "(.*)"$/s.exec(error.message)?.[1];
+          assert.ok(quoted === undefined || quoted.length <= 40, error.message);
+        }
       }),
       { numRuns: 300 },
     );
@@ -258,7 +326,7 @@ describe('property: msg overrides and TypedInputs', () => {
     const error = assertInvalidInput(
       result.error,
       OPERATION,
-      'personId could not be read: JSONata error D3030',
+      'Person id (JSONata expression) could not be read: JSONata error D3030',
     );
     assert.ok(!error.message.includes(CANARY));
   });
