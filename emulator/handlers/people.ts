@@ -76,8 +76,8 @@ const SECTIONS = {
     param: 'entityId',
   },
   notes: { list: 'notes', id: 'noteId', fields: ['summary', 'body', 'author', 'sharedId'], param: 'noteId' },
-  // Its items are made by upsertPersonTag.
-  tags: { list: 'tags', id: 'personTagId', param: 'personTagId' },
+  // Its items are made by upsertPersonTag, and removed by deletePersonTag.
+  tags: { list: 'tags', id: 'personTagId' },
 } as const satisfies Record<string, Keyed | Section>;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -262,7 +262,17 @@ export function peopleHandlers(services: Services): Record<PeopleOperation, Hand
       put(person.tags, SECTIONS.tags, record);
       return record;
     }),
-    deletePersonTag: remove(SECTIONS.tags),
+    // The path names a personTagId, but Get Identity shows applied tags without one (every other
+    // section there shows its id), so the contract takes the tag's tagId there too (inferred): it
+    // removes every application of that tag.
+    deletePersonTag: mutate((person, ctx) => {
+      const id = pathParam(ctx, 'personTagId').toLowerCase();
+      const byPersonTagId = person.tags.filter((t) => t.personTagId !== id);
+      const kept =
+        byPersonTagId.length < person.tags.length ? byPersonTagId : person.tags.filter((t) => t.tagId !== id);
+      if (kept.length === person.tags.length) throw new NotFoundError(`no applied tag ${id}`);
+      person.tags = kept;
+    }),
 
     getNotes: (ctx) => ({ json: personOf(ctx).notes }),
     upsertNote: upsert(SECTIONS.notes),

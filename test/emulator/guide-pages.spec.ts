@@ -448,17 +448,26 @@ describe('emulator, page by page of the guide', () => {
       assert.deepEqual(await ok('getPersonTags', 'GET', `${route}?tagName=beta`), []);
     });
 
-    it('removes an applied tag by the personTagId in the path, not by the tagId', async () => {
+    it('removes an applied tag by the personTagId in the path, or every application of a tag by its tagId', async () => {
       const { personId } = await enroll();
-      const tag = await createTag({ tagName: 'Removable' });
+      const [tag, other] = [
+        await createTag({ tagName: 'Removable' }),
+        await createTag({ tagName: 'Staying' }),
+      ];
       const route = `/api/v1/people/${personId}/tags`;
       const applied = await ok('upsertPersonTag', 'PUT', route, { tagId: tag.tagId });
-      assert.equal((await call('DELETE', `${route}/${tag.tagId}`)).status, 404);
+      await ok('upsertPersonTag', 'PUT', route, { tagId: tag.tagId });
+      const staying = await ok('upsertPersonTag', 'PUT', route, { tagId: other.tagId });
       const removed = await call('DELETE', `${route}/${String(applied.personTagId)}`);
       assert.equal(removed.status, 200);
       assert.equal(removed.body, undefined);
-      assert.deepEqual(await ok('getPersonTags', 'GET', route), []);
+      assert.equal((await ok<Json[]>('getPersonTags', 'GET', route)).length, 2);
       assert.equal((await call('DELETE', `${route}/${String(applied.personTagId)}`)).status, 404);
+      // Get Identity shows no personTagId: the tag's id serves (inferred).
+      assert.equal((await call('DELETE', `${route}/${tag.tagId.toUpperCase()}`)).status, 200);
+      assert.deepEqual(await ok('getPersonTags', 'GET', route), [staying]);
+      assert.equal((await call('DELETE', `${route}/${tag.tagId}`)).status, 404);
+      assert.equal((await call('DELETE', `${route}/${crypto.randomUUID()}`)).status, 404);
     });
 
     it('drops a tag once it has expired, and refuses an unknown or disabled tag', async () => {
