@@ -76,6 +76,20 @@ describe('TokenManager (fake clock)', () => {
     assert.deepEqual([source.logins, source.renewals], [2, 1]);
   });
 
+  it('renewNow: renews the held token once, inside the window too; a refused renewal fails, with no login', async () => {
+    const { clock, source, tokens } = setup(100);
+    await tokens.renewNow();
+    assert.deepEqual([source.logins, source.renewals], [1, 1], 'a login first, then the renewal');
+    clock.now += 81_000;
+    const held = tokens.current;
+    await tokens.renewNow();
+    assert.deepEqual([source.logins, source.renewals], [1, 2], "one renewal, not get()'s and its own");
+    assert.notEqual(tokens.current, held);
+    source.failRenewal = true;
+    await assert.rejects(tokens.renewNow(), /renewal refused/);
+    assert.deepEqual([source.logins, source.renewals], [1, 3]);
+  });
+
   it('shares one login among concurrent callers', async () => {
     const { source, tokens } = setup();
     const all = await Promise.all(Array.from({ length: 100 }, () => tokens.get()));
