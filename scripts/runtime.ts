@@ -10,6 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { IdentitiesClient } from '../client/client';
+import { nodeDefaults } from '../nodes/lib/defaults';
 import type {
   EmulatorProcessOptions,
   EmulatorReply,
@@ -109,38 +110,18 @@ export const FILE_IN_SETTINGS = {
 };
 
 /**
- * A publish node's every property as the editor saves it (the dialog shows a missing flag as true):
- * publishWithResponse with duplicate prevention on, the matched person with names and tags.
+ * A publish node's every property as the editor saves it: the editor's own defaults
+ * (resources/defaults.js: publishWithResponse with duplicate prevention on), but the matched person
+ * with names and tags. The flow sets the node's name and server.
  */
+const { name: _name, server: _server, ...publishDefaults } = nodeDefaults('identities-publish');
 export const PUBLISH_SETTINGS = {
+  ...publishDefaults,
   type: 'identities-publish',
-  version: 1,
-  mode: 'withResponse',
-  split: 'all',
-  separateOutputs: false,
-  outputs: 1,
-  image: 'payload',
-  imageType: 'msg',
   detectorName: 'Camera',
-  detectorNameType: 'str',
-  ianaTimeZone: '',
-  ianaTimeZoneType: 'str',
-  detectTime: '',
-  detectTimeType: 'date',
-  allowDoubleDetection: 'false',
-  allowDoubleDetectionType: 'bool',
-  includeAddresses: 'false',
-  includeAddressesType: 'bool',
-  includeFields: 'false',
-  includeFieldsType: 'bool',
   includePerson: 'true',
-  includePersonType: 'bool',
   includeNames: 'true',
-  includeNamesType: 'bool',
   includeTags: 'true',
-  includeTagsType: 'bool',
-  largestFaceOnly: 'true',
-  largestFaceOnlyType: 'bool',
 };
 
 /** The demo flow: inject -> file in (obama2.jpg) -> publish -> debug, with a config node that trusts `caFile`. */
@@ -188,8 +169,6 @@ export function demoFlows(emulatorUrl: string, caFile: string): { flows: object[
       server: DEMO_IDS.server,
       ...PUBLISH_SETTINGS,
       detectorName: 'FrontDoorCam',
-      detectTime: 'detectTime',
-      detectTimeType: 'msg',
       x: 510,
       y: 100,
       wires: [[DEMO_IDS.debug]],
