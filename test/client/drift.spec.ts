@@ -3,13 +3,11 @@
  * (client/drift.ts), from shapes generated out of openapi/identities.yaml (scripts/gen-types.ts).
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { IdentitiesClient, type DriftReport } from '../../client/client';
+import type { DriftReport } from '../../client/client';
 import { compare, DriftWatch, type DriftProblem, type Shape } from '../../client/drift';
 import { RESPONSE_SHAPES } from '../../client/generated/shapes';
 import { ShapeBuilder } from '../../scripts/gen-types';
-import { jwt } from '../property/support';
+import { startFakeApi, type FakeApi } from '../property/support';
 
 function differences(value: unknown, shape: Shape): string[] {
   const found: string[] = [];
@@ -113,37 +111,21 @@ describe('drift', function () {
   });
 
   describe('the client', function () {
-    let server: http.Server;
-    let baseUrl: string;
+    let api: FakeApi;
     let answer: unknown;
 
     before(async function () {
-      const token = jwt({ sub: 'u', exp: 4_000_000_000 });
-      server = http.createServer((req, res) => {
-        req.resume();
-        req.on('end', () => {
-          // The login answers without the contract's username.
-          const body = req.url === '/api/v1/authenticate' ? { token } : answer;
-          res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
-        });
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      // The login answers without the contract's username.
+      api = await startFakeApi(() => ({ status: 200, body: answer }));
     });
 
     after(async function () {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await api.close();
     });
 
     it('reports drift through onDrift and returns the answer as sent, unknown fields kept', async function () {
       const reports: DriftReport[] = [];
-      const client = new IdentitiesClient({
-        baseUrl,
-        username: 'u',
-        password: 'p',
-        onDrift: (report) => reports.push(report),
-      });
+      const client = api.client({ onDrift: (report) => reports.push(report) });
       try {
         answer = [{ tagId: 't', name: 'VIP' }];
         assert.deepEqual(await client.listTags(), answer);
@@ -160,10 +142,7 @@ describe('drift', function () {
 
     it('an onDrift that throws costs a warning, not the answer', async function () {
       const logs: string[] = [];
-      const client = new IdentitiesClient({
-        baseUrl,
-        username: 'u',
-        password: 'p',
+      const client = api.client({
         onDrift: () => {
           throw new Error('listener broke');
         },

@@ -9,8 +9,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import sharp from 'sharp';
 import {
@@ -30,7 +28,7 @@ import {
 } from '../../client';
 import { ContractRoutes } from '../../emulator/contract';
 import { startEmulator, type Emulator } from '../../emulator/server';
-import { jwt } from '../property/support';
+import { startFakeApi, type FakeApi } from '../property/support';
 
 /** The contract, read at load time so the error cases can be generated from it. */
 const contract = new ContractRoutes();
@@ -363,15 +361,12 @@ const badRequest = (
   call: () => Promise<unknown>,
 ): ErrorCase => ({ op, status: 400, code: 'BAD_REQUEST', why, call, detail, hits: 1 });
 
-const notFound = (op: OperationId, why: string, call: () => Promise<unknown>): ErrorCase => ({
-  op,
-  status: 404,
-  code: 'NOT_FOUND',
-  why,
-  call,
-  detail: /HTTP 404: .*not found/,
-  hits: 1,
-});
+const notFound = (
+  op: OperationId,
+  why: string,
+  call: () => Promise<unknown>,
+  detail = /HTTP 404: .*not found/,
+): ErrorCase => ({ op, status: 404, code: 'NOT_FOUND', why, call, detail, hits: 1 });
 
 const UUID_FORMAT = (name: string) => new RegExp(`${name} must match format "uuid"`);
 const NOT_A_GUID = (name: string) => new RegExp(`body.${name} must be a GUID`);
@@ -458,8 +453,11 @@ const handWrittenCases: ErrorCase[] = [
   notFound('deleteAlias', 'an alias Ada does not have', () => admin.deleteAlias(fx.personId, UNKNOWN)),
   notFound('getPersonTags', 'an unknown person', () => admin.getPersonTags(UNKNOWN)),
   notFound('upsertPersonTag', 'an unknown tag', () => admin.upsertPersonTag(fx.personId, { tagId: UNKNOWN })),
-  notFound('deletePersonTag', 'a person tag Ada does not have', () =>
-    admin.deletePersonTag(fx.personId, UNKNOWN),
+  notFound(
+    'deletePersonTag',
+    'a person tag Ada does not have',
+    () => admin.deletePersonTag(fx.personId, UNKNOWN),
+    /HTTP 404: no applied tag/,
   ),
   notFound('getNotes', 'an unknown person', () => admin.getNotes(UNKNOWN)),
   notFound('upsertNote', 'an unknown person', () => admin.upsertNote(UNKNOWN, { summary: 'x', body: 'y' })),
@@ -1264,29 +1262,18 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
 
 /** What the guide does not show: a server answering upserts with an empty 200 or 204. */
 describe('IdentitiesClient: upserts answered with an empty body', function () {
-  let server: http.Server;
+  let api: FakeApi;
   let client: IdentitiesClient;
   let status = 200;
 
   before(async function () {
-    const token = jwt({ sub: 'u', exp: 4_000_000_000 });
-    server = http.createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        if (req.url === '/api/v1/authenticate') {
-          res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token }));
-        } else res.writeHead(status).end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    client = new IdentitiesClient({ baseUrl, username: 'u', password: 'p' });
+    api = await startFakeApi(() => ({ status }));
+    client = api.client();
   });
 
   after(async function () {
     client.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await api.close();
   });
 
   for (const answer of [200, 204]) {

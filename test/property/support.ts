@@ -84,8 +84,11 @@ export interface FakeApi {
 
 const AUTHENTICATE = `${OPERATIONS.authenticate.method} ${OPERATIONS.authenticate.path}`;
 
-/** Answers a login with a token good for a century, and anything else with 200 `{}`. */
-export async function startFakeApi(): Promise<FakeApi> {
+/** What the stand-in answers a request with: a status, and a body (none when undefined). */
+export type FakeAnswer = (request: RecordedRequest) => { status: number; body?: unknown };
+
+/** Answers a login with a token good for a century, and anything else with `answer` (200 `{}`). */
+export async function startFakeApi(answer: FakeAnswer = () => ({ status: 200, body: {} })): Promise<FakeApi> {
   const token = jwt({ sub: 'u', iat: Math.floor(Date.now() / 1000), exp: 4_000_000_000 });
   const api: FakeApi = {
     url: '',
@@ -113,8 +116,11 @@ export async function startFakeApi(): Promise<FakeApi> {
         res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token }));
         return;
       }
-      api.requests.push({ method: req.method ?? '', url: req.url ?? '' });
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
+      const request = { method: req.method ?? '', url: req.url ?? '' };
+      api.requests.push(request);
+      const { status, body } = answer(request);
+      if (body === undefined) res.writeHead(status).end();
+      else res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
