@@ -43,6 +43,8 @@ const CONTEXT_TYPES = new Set(['msg', 'flow', 'global']);
 /** A .NET TimeSpan as the guide writes periods: `days.hh:mm:ss`, or `hh:mm:ss`. */
 const PERIOD = /^(\d+\.)?\d{1,2}:\d{2}:\d{2}(\.\d+)?$/;
 const MS_PER_DAY = 86_400_000;
+/** The longest period a .NET TimeSpan (the server's type for it) holds, in whole days. */
+const MAX_PERIOD_DAYS = 10_675_199;
 
 /** What kind of value was found instead, as a key of the shared `found` strings, and its size. */
 function kindOf(value: unknown): { kind: string; count?: number } {
@@ -341,7 +343,7 @@ export class Inputs {
   bodyPeriod(body: Record<string, unknown>, name: string): void {
     const value = body[name];
     if (value === undefined || value === null) return;
-    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) body[name] = period(value);
+    if (typeof value === 'number' && value >= 0 && value <= MAX_PERIOD_DAYS) body[name] = period(value);
     else if (!(typeof value === 'string' && PERIOD.test(value.trim()))) {
       const found = typeof value === 'string' ? `"${value.slice(0, 40)}"` : this.describe(value);
       this.fail('notPeriod', { subject: () => `msg.payload.${name}` }, { found });

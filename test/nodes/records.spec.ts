@@ -120,6 +120,11 @@ describe('record nodes', function () {
         /msg\.payload\.defaultExpirePeriod must be a period such as 30\.00:00:00 .*, but is "a week"$/,
       ],
       [
+        'more days than a period holds',
+        { tagName: 'VIP', defaultExpirePeriod: 2e300 },
+        /msg\.payload\.defaultExpirePeriod must be a period such as 30\.00:00:00 .*, but is a number$/,
+      ],
+      [
         'a list',
         ['VIP'],
         /msg\.payload must be an object \{tagName, .*\} or the tagName as text, but is an array of 1 items$/,
