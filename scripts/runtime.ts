@@ -10,6 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { IdentitiesClient } from '../client/client';
+import type { Emulator } from '../emulator/server';
 import { nodeDefaults } from '../nodes/lib/defaults';
 import type {
   EmulatorProcessOptions,
@@ -46,7 +47,21 @@ export const DEMO_IDS = {
  * (defaultExpirePeriod 00:00:00): the demo's data lives on in .demo/, and the flow must still show
  * the tag months later.
  */
-export async function seedDemo(client: IdentitiesClient): Promise<void> {
+export async function seedDemo(emulator: Emulator): Promise<void> {
+  const client = new IdentitiesClient({
+    baseUrl: emulator.url,
+    username: 'admin',
+    password: 'admin',
+    tls: { ca: emulator.ca },
+  });
+  try {
+    await seedRecords(client);
+  } finally {
+    client.close();
+  }
+}
+
+async function seedRecords(client: IdentitiesClient): Promise<void> {
   if ((await client.checkImageReference('demo-obama')).exists) return;
   const { personId } = await client.faceEnroll({
     faceImage: readFileSync(path.join(FIXTURES, 'obama.jpg')),

@@ -8,7 +8,6 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { IdentitiesClient } from '../client/client';
 import { startEmulator } from '../emulator/server';
 import { demoFlows, prepareUserDir, ROOT, seedDemo, spawnNodeRed, writeFlows } from './runtime';
 
@@ -26,14 +25,7 @@ async function main(): Promise<void> {
     log: (message) => console.error(`emulator: ${message}`),
   });
   writeFileSync(CA_FILE, emulator.ca ?? '');
-  const client = new IdentitiesClient({
-    baseUrl: emulator.url,
-    username: 'admin',
-    password: 'admin',
-    tls: { ca: emulator.ca },
-  });
-  await seedDemo(client);
-  client.close();
+  await seedDemo(emulator);
   console.log(`emulator: listening on ${emulator.url} (demo users admin/admin, edge/edge, viewer/viewer)`);
 
   prepareUserDir(USER_DIR, { port: NODE_RED_PORT });

@@ -13,7 +13,6 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { IdentitiesClient } from '../../client/client';
 import { startEmulator, type Emulator } from '../../emulator/server';
 import {
   closeEditDialog,
@@ -83,17 +82,7 @@ describe('the package in the Node-RED editor (chromium)', function () {
   before(async function () {
     // The real face engine: the demo flow must match obama2.jpg against obama.jpg.
     emulator = await startEmulator({ port: 0, engine: 'faceapi', log: () => undefined });
-    const client = new IdentitiesClient({
-      baseUrl: emulator.url,
-      username: 'admin',
-      password: 'admin',
-      tls: { ca: emulator.ca },
-    });
-    try {
-      await seedDemo(client);
-    } finally {
-      client.close();
-    }
+    await seedDemo(emulator);
     userDir = mkdtempSync(path.join(tmpdir(), 'identities-e2e-'));
     caFile = path.join(userDir, 'emulator-ca.pem');
     writeFileSync(caFile, emulator.ca ?? '');

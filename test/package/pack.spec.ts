@@ -22,7 +22,6 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { IdentitiesClient } from '../../client/client';
 import { startEmulator, type Emulator } from '../../emulator/server';
 import {
   DEMO_IDS,
@@ -231,17 +230,7 @@ describe('the npm package, installed from its tarball into Node-RED', function (
     ]);
 
     emulator = await startEmulator({ port: 0, engine: 'faceapi', log: () => undefined });
-    const client = new IdentitiesClient({
-      baseUrl: emulator.url,
-      username: 'admin',
-      password: 'admin',
-      tls: { ca: emulator.ca },
-    });
-    try {
-      await seedDemo(client);
-    } finally {
-      client.close();
-    }
+    await seedDemo(emulator);
     const caFile = path.join(userDir, 'emulator-ca.pem');
     writeFileSync(caFile, emulator.ca ?? '');
     // The flow is in place before Node-RED starts, which opens its port once the flows have started.
