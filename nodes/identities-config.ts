@@ -17,6 +17,7 @@ import {
 import { nodeDefaults } from './lib/defaults';
 import { Dispatcher, OVERFLOW_POLICIES, type OverflowPolicy } from './lib/dispatcher';
 import { shared, translate } from './lib/i18n';
+import { startServerOutbox, throttled, WARNING_INTERVAL_MS, type ServerOutbox } from './lib/server-outbox';
 import {
   CONFIG_TYPE,
   findServer,
@@ -38,6 +39,13 @@ interface ConfigDef extends NodeDef {
   overflow?: string;
   /** Seconds. */
   maxAge?: number | string;
+  /** Keep fire-and-forget detections on disk while the server is unreachable. */
+  outbox?: boolean | string;
+  outboxMaxMB?: number | string;
+  /** Hours. */
+  outboxMaxAge?: number | string;
+  /** Send detections kept for another server URL or user to this one. */
+  outboxAdopt?: boolean | string;
   version?: number;
 }
 
@@ -60,7 +68,6 @@ const DEFAULT_RATE_LIMIT_PAUSE_MS = 1000;
 
 /** Node-RED stores a password the editor did not change as this placeholder. */
 const UNCHANGED_PASSWORD = '__PWRD__';
-const DROP_WARNING_INTERVAL_MS = 30_000;
 
 function positiveInteger(value: unknown, fallback: number, min: number): number {
   const number = typeof value === 'string' && value.trim() === '' ? NaN : Number(value);
@@ -70,6 +77,11 @@ function positiveInteger(value: unknown, fallback: number, min: number): number 
 function overflowPolicy(value: unknown): OverflowPolicy {
   const known = (name: unknown) => OVERFLOW_POLICIES.find((policy) => policy === name);
   return known(value) ?? known(DEFAULTS.overflow) ?? 'error';
+}
+
+/** A checkbox as stored (a boolean, or "true" from a flow written by hand). */
+function checked(value: unknown): boolean {
+  return value === true || value === 'true';
 }
 
 function optionalId(value: unknown): string | undefined {
@@ -86,7 +98,7 @@ function settingsOf(def: {
 }): ConnectionSettings {
   return {
     baseUrl: typeof def.baseUrl === 'string' ? def.baseUrl : '',
-    allowHttp: def.allowHttp === true || def.allowHttp === 'true',
+    allowHttp: checked(def.allowHttp),
     tls: optionalId(def.tls),
     proxy: optionalId(def.proxy),
     timeoutMs: positiveInteger(def.timeout, Number(DEFAULTS.timeout), 1) * 1000,
@@ -102,16 +114,16 @@ export = function (RED: NodeAPI) {
     const users = new Set<ServerUser>();
     const loginFailedText = translate(RED, shared('status.loginFailed'));
     let problem: string | undefined;
+    let loginRefused = false;
+    /** "outbox: N waiting", shown by every user while the outbox holds detections. */
+    let outboxWaiting: string | undefined;
     let closed = false;
     let loginStarted = false;
     const maxAgeSeconds = positiveInteger(def.maxAge, Number(DEFAULTS.maxAge), 1);
     const drops = { total: 0, full: 0, expired: 0 };
-    let lastDropWarning = -Infinity;
-    let dropWarningTimer: NodeJS.Timeout | undefined;
 
     /** Drops are what the user asked for: at most one warning per 30 s says how many and why. */
-    const warnDrops = (): void => {
-      dropWarningTimer = undefined;
+    const dropWarning = throttled(WARNING_INTERVAL_MS, (): void => {
       if (closed || drops.full + drops.expired === 0) return;
       this.warn(
         translate(RED, 'identities-config.warnings.dropped', {
@@ -124,16 +136,12 @@ export = function (RED: NodeAPI) {
       );
       drops.full = 0;
       drops.expired = 0;
-      lastDropWarning = Date.now();
-    };
+    });
     const noteDrop = (reason: 'dropped' | 'expired'): void => {
       drops.total++;
       if (reason === 'dropped') drops.full++;
       else drops.expired++;
-      if (dropWarningTimer) return;
-      const wait = lastDropWarning + DROP_WARNING_INTERVAL_MS - Date.now();
-      if (wait <= 0) warnDrops();
-      else dropWarningTimer = setTimeout(warnDrops, wait);
+      dropWarning.note();
     };
 
     const dispatcher = new Dispatcher(
@@ -155,11 +163,14 @@ export = function (RED: NodeAPI) {
 
     let client: IdentitiesClient | undefined;
     let setupFailure: ApiError | undefined;
+    let username = '';
     try {
+      const options = connectionOptions(RED, settings, this.credentials ?? {}, (level, message) =>
+        level === 'warn' ? this.warn(message) : this.debug(message),
+      );
+      username = options.username;
       client = new IdentitiesClient({
-        ...connectionOptions(RED, settings, this.credentials ?? {}, (level, message) =>
-          level === 'warn' ? this.warn(message) : this.debug(message),
-        ),
+        ...options,
         onRateLimited: (retryAfterMs) => dispatcher.pause(retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS),
         onDrift: driftWarnings(RED, (text) => this.warn(text)),
       });
@@ -171,8 +182,10 @@ export = function (RED: NodeAPI) {
       this.error(translate(RED, 'identities-config.errors.setup', { reason: setupFailure.message }));
     }
 
-    const setProblem = (next: string | undefined): void => {
-      if (next === problem || closed) return;
+    /** What every user shows: a refused login first, else the outbox while it holds detections. */
+    const showProblem = (): void => {
+      const next = loginRefused ? loginFailedText : outboxWaiting;
+      if (next === problem || closed || setupFailure) return;
       problem = next;
       for (const user of users) user.problemChanged(next);
     };
@@ -183,10 +196,29 @@ export = function (RED: NodeAPI) {
      */
     const noteOutcome = (err: unknown): boolean => {
       const refused = err instanceof ApiError && err.code === 'AUTH_FAILED';
-      if (err === undefined) setProblem(undefined);
-      else if (refused) setProblem(loginFailedText);
+      if (err === undefined) loginRefused = false;
+      else if (refused) loginRefused = true;
+      showProblem();
       return refused;
     };
+
+    const outbox: ServerOutbox | undefined =
+      client && checked(def.outbox)
+        ? startServerOutbox(
+            RED,
+            this,
+            {
+              maxMegabytes: positiveInteger(def.outboxMaxMB, Number(DEFAULTS.outboxMaxMB), 1),
+              maxAgeHours: positiveInteger(def.outboxMaxAge, Number(DEFAULTS.outboxMaxAge), 1),
+              adopt: checked(def.outboxAdopt),
+            },
+            { client, username, dispatcher },
+            (text) => {
+              outboxWaiting = text;
+              showProblem();
+            },
+          )
+        : undefined;
 
     /** Logging in when the first node starts shows wrong credentials at deploy, not at the first face. */
     const loginEarly = (active: IdentitiesClient): void => {
@@ -206,7 +238,7 @@ export = function (RED: NodeAPI) {
       );
     };
 
-    const members: ServerMembers = {
+    const members: ServerMembers & { outbox: ServerOutbox | undefined } = {
       baseUrl: client?.baseUrl,
       get dropped() {
         return drops.total;
@@ -219,6 +251,7 @@ export = function (RED: NodeAPI) {
       deregister(user) {
         users.delete(user);
       },
+      outbox,
       run(job, signal) {
         const active = client;
         if (!active) return Promise.reject(setupFailure);
@@ -237,11 +270,16 @@ export = function (RED: NodeAPI) {
     // Descriptors, not values: `dropped` is a getter.
     Object.defineProperties(this, Object.getOwnPropertyDescriptors(members));
 
-    this.on('close', () => {
+    this.on('close', (done: () => void) => {
       closed = true;
-      clearTimeout(dropWarningTimer);
-      dispatcher.close();
-      client?.close();
+      dropWarning.cancel();
+      // The outbox's send in flight is waited for: aborting it could not tell whether it arrived.
+      const stopped = outbox?.close() ?? Promise.resolve();
+      void stopped.finally(() => {
+        dispatcher.close();
+        client?.close();
+        done();
+      });
     });
   }
 

@@ -3,7 +3,15 @@
  * faces, or to publish (fire-and-forget) when the flow does not need the result.
  */
 import type { NodeAPI, NodeMessage, NodeMessageInFlow, NodeMessageParts } from 'node-red';
-import type { DetectedFace, FaceEdgePublishResponse, PublishOptions, PublishRequest } from '../client/client';
+import type {
+  CallOptions,
+  DetectedFace,
+  FaceEdgePublishResponse,
+  IdentitiesClient,
+  PublishOptions,
+  PublishRequest,
+} from '../client/client';
+import { toImageBuffer } from '../client/images';
 import { annotation, personName } from './lib/faces';
 import {
   registerFlowNode,
@@ -14,6 +22,9 @@ import {
 } from './lib/flow-node';
 import { shared, translate } from './lib/i18n';
 import { Inputs, type TypedSettings } from './lib/inputs';
+import { notTaken, outboxOf, utcSeconds, type OutboxHolder } from './lib/outbox-delivery';
+import type { OutboxEntry } from './lib/outbox';
+import { findServer } from './lib/server';
 import { readSighting, type SightingSettings } from './lib/sighting';
 
 interface PublishDef
@@ -49,11 +60,60 @@ const MATCHED = 0;
 const UNKNOWN = 1;
 const NO_FACE = 2;
 
+/** The client's default limit (client/client.ts DEFAULT_MAX_IMAGE_BYTES; the config node sets none). */
+const MAX_IMAGE_BYTES = 15 * 1024 * 1024;
+
+/**
+ * A detection as the outbox keeps it: the fields the node hands the client. The image was checked
+ * by the client on the first attempt, or is checked here when it joins the queue untried. An empty
+ * zone stays empty: the client fills in this host's zone when it sends the entry, as it would have.
+ */
+function outboxEntry(sent: PublishRequest, detectTimeUtc: string): OutboxEntry {
+  return {
+    expanded: toImageBuffer('publish', 'expanded', sent.expanded, { maxBytes: MAX_IMAGE_BYTES }),
+    detectorName: sent.detectorName,
+    ianaTimeZone: sent.ianaTimeZone ?? '',
+    detectTimeUtc,
+  };
+}
+
 export = function (RED: NodeAPI) {
   registerFlowNode<PublishDef>(RED, 'identities-publish', (node, def) => {
     const fireAndForget = def.mode === 'fireAndForget';
     const perFace = def.split === 'each';
     const routed = def.separateOutputs === true && !fireAndForget;
+    const outbox = fireAndForget ? outboxOf(findServer(RED, def.server)) : undefined;
+    const publishedText = translate(RED, 'identities-publish.status.published');
+    const keptText = translate(RED, 'identities-publish.status.kept');
+
+    /**
+     * Fire-and-forget with the config node's outbox: while it holds detections, a new one joins the
+     * end of its queue untried (so they reach the server in order); else it is sent, and kept when
+     * the server provably did not get it. Its time is fixed first: a detection sent from the outbox
+     * keeps the time of its first attempt. Resolves with the status to show.
+     */
+    async function publishOrKeep(
+      holder: OutboxHolder,
+      client: IdentitiesClient,
+      call: CallOptions,
+      sent: PublishRequest,
+    ): Promise<string> {
+      const time = sent.detectTimeUtc ?? new Date();
+      const detectTimeUtc = typeof time === 'string' ? time : utcSeconds(time);
+      if (holder.waiting > 0) {
+        await holder.keep(outboxEntry(sent, detectTimeUtc), false);
+        return keptText;
+      }
+      try {
+        await client.publish({ ...sent, detectTimeUtc }, call);
+        return publishedText;
+      } catch (err) {
+        if (!notTaken(err)) throw err;
+        // Not stored (a full or read-only disk): the message fails as it would have without the outbox.
+        await holder.keep(outboxEntry(sent, detectTimeUtc), true).catch(() => Promise.reject(err));
+        return keptText;
+      }
+    }
 
     /** publish (fire-and-forget) has none of publishWithResponse's switches: they are not even read. */
     async function request(inputs: Inputs): Promise<PublishRequest> {
@@ -143,9 +203,10 @@ export = function (RED: NodeAPI) {
       const inputs = new Inputs(RED, node, msg, fireAndForget ? 'publish' : 'publishWithResponse', def);
       const sent = await request(inputs);
       return inputs.explained(async (client, call) => {
+        if (outbox) return { outputs: [msg], status: await publishOrKeep(outbox, client, call, sent) };
         if (fireAndForget) {
           await client.publish(sent, call);
-          return { outputs: [msg], status: translate(RED, 'identities-publish.status.published') };
+          return { outputs: [msg], status: publishedText };
         }
         return deliver(msg, await client.publishWithResponse(sent, call), sent);
       });

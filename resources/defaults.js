@@ -20,6 +20,12 @@
     queueLength: 100,
     overflow: 'error',
     maxAge: 60,
+    // The outbox for fire-and-forget detections (nodes/lib/outbox.ts): off unless chosen; 100 MB
+    // holds 500-2,000 camera images, a day covers an outage over a weekend night.
+    outbox: false,
+    outboxMaxMB: 100,
+    outboxMaxAge: 24,
+    outboxAdopt: false,
     version: 1,
   },
   'identities-publish': {

@@ -48,8 +48,11 @@ export function utcSeconds(date: Date): string {
 export interface OutboxHolder {
   /** Entries waiting (or being opened at start): while any, new detections queue behind them, in order. */
   readonly waiting: number;
-  /** Keeps a detection; rejects when it cannot be stored (the message then fails as it would have). */
-  keep(entry: OutboxEntry): Promise<void>;
+  /**
+   * Keeps a detection; rejects when it cannot be stored (the message then fails as it would have).
+   * `failed`: its own attempt just failed, so delivery waits a moment before trying the server.
+   */
+  keep(entry: OutboxEntry, failed: boolean): Promise<void>;
 }
 
 /** The outbox of a config node, or undefined when its option is off (or it is no config node of ours). */
