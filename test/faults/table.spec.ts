@@ -29,6 +29,7 @@ import {
   type CaughtError,
   type FlowNode,
 } from '../nodes/harness';
+import { userDirectory } from '../outbox/support';
 
 interface NodeCase {
   name: string;
@@ -43,6 +44,8 @@ interface NodeCase {
   msg: (row: number) => Promise<NodeMessage>;
   /** What the server keeps of one success: counted before and after, it must grow by at most 1. */
   records?: (emu: Emulator) => number;
+  /** The config node's outbox is on: a detection the server provably did not get is kept and delivered later. */
+  outbox?: boolean;
 }
 
 /** Enrolled before the table runs, for the people node to read. */
@@ -77,6 +80,15 @@ const NODES: NodeCase[] = [
     node: { ...publishSettings, mode: 'fireAndForget' },
     msg: async (row) => ({ payload: await image(row) }),
     records: detections,
+  },
+  {
+    name: 'publish (fire and forget, outbox on)',
+    operation: 'publish',
+    idempotent: false,
+    node: { ...publishSettings, mode: 'fireAndForget' },
+    msg: async (row) => ({ payload: await image(row) }),
+    records: detections,
+    outbox: true,
   },
   {
     name: 'recognize',
@@ -151,6 +163,8 @@ interface FaultCase {
   processed: boolean;
   /** How long after the message ended the server may still act on it. */
   settleMs?: number;
+  /** The server provably did not take the request (a gateway's 502/503/504): the outbox keeps it. */
+  notTaken?: boolean;
 }
 
 const FAULTS: FaultCase[] = [
@@ -159,6 +173,7 @@ const FAULTS: FaultCase[] = [
     rule: { count: 1, fault: { type: 'status', status: 503 } },
     code: 'SERVER_ERROR',
     processed: false,
+    notTaken: true,
   },
   {
     name: '500 every time',
@@ -207,6 +222,11 @@ const FAULTS: FaultCase[] = [
   },
 ];
 
+/** Detections in the config node's outbox (undefined when it is off). */
+function outboxWaiting(): number | undefined {
+  return (helper.getNode('server') as { outbox?: { waiting: number } } | null)?.outbox?.waiting;
+}
+
 const JWT = /eyJ[\w-]+\.[\w-]+\.[\w-]+/;
 const MAX_RETRIES = 3;
 
@@ -221,8 +241,10 @@ function answeredInFull(nodeCase: NodeCase, fault: FaultCase): boolean {
 describe('every node against every fault', function () {
   let emu: Emulator;
   let row = 0;
+  let userDir: ReturnType<typeof userDirectory>;
 
   before(async function () {
+    userDir = userDirectory();
     emu = await emulator({ usersFile: usersFileWithSecretPassword() });
     const client = new IdentitiesClient({ baseUrl: emu.url, username: 'operator', password: PASSWORD });
     personId = (await client.faceEnroll({ faceImage: await face(251, 1, 1) })).personId;
@@ -231,6 +253,7 @@ describe('every node against every fault', function () {
 
   after(async function () {
     await emu.close();
+    userDir.release();
   });
 
   afterEach(async function () {
@@ -245,9 +268,16 @@ describe('every node against every fault', function () {
         const { fault: injected } = fault.rule;
         const rejected = injected.type === 'status' && injected.status === nodeCase.rejectedImageStatus;
         const retried = !answered && nodeCase.idempotent && !rejected;
-        const attempts = answered ? 1 : retried ? (fault.always ? 1 + MAX_RETRIES : 2) : 1;
-        const succeeds = answered || (retried && !fault.always);
-        const title = `${fault.name}: ${attempts} attempt(s), ${succeeds ? 'an output' : `Catch ${fault.code}`}`;
+        // Kept in the outbox, it ends with an output at once and is sent again once by the outbox.
+        const kept = nodeCase.outbox === true && fault.notTaken === true;
+        const attempts = answered ? 1 : retried || kept ? (fault.always ? 1 + MAX_RETRIES : 2) : 1;
+        const succeeds = answered || kept || (retried && !fault.always);
+        const ending = kept
+          ? 'an output, kept and delivered'
+          : succeeds
+            ? 'an output'
+            : `Catch ${fault.code}`;
+        const title = `${fault.name}: ${attempts} attempt(s), ${ending}`;
 
         it(title, async function () {
           this.timeout(15_000);
@@ -259,10 +289,16 @@ describe('every node against every fault', function () {
             wires: [['out1'], ['out2'], ['out3']],
           };
           await load(
-            [serverNode(emu, { timeout: 1 }), node, ...helperNodes('out1', 'out2', 'out3')],
+            [
+              serverNode(emu, { timeout: 1, outbox: nodeCase.outbox === true }),
+              node,
+              ...helperNodes('out1', 'out2', 'out3'),
+            ],
             credentials('operator', PASSWORD),
           );
           await eventually(() => (emu.counts.authenticate ?? 0) > 0);
+          // Until the outbox has opened, detections queue in it untried, behind any from before.
+          if (nodeCase.outbox) await eventually(() => outboxWaiting() === 0);
           const msg = await nodeCase.msg(row);
           const outputs = ['out1', 'out2', 'out3'].flatMap((id) => [collect(id)]);
           const caught = collect('errors');
@@ -275,6 +311,7 @@ describe('every node against every fault', function () {
           await eventually(() => endings() > 0, 12_000);
           // Long enough for a stray second ending (a duplicate, a late retry) to show.
           await new Promise((resolve) => setTimeout(resolve, fault.settleMs ?? 300));
+          if (kept) await eventually(() => outboxWaiting() === 0);
 
           assert.equal(endings(), 1, 'the message ends exactly once');
           assert.equal((emu.counts[nodeCase.operation] ?? 0) - before, attempts, 'attempts');
