@@ -18,9 +18,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import prettier from 'prettier';
 import type { Tag } from '../client/client';
+import type { Page } from 'playwright-core';
 import {
   closeEditDialog,
   type EditorGlobals,
+  type EditorNode,
   exportTab,
   importNodes,
   openEditDialog,
@@ -32,6 +34,7 @@ import {
   freePort,
   NODE_TYPES,
   OFFLINE_EDITOR_SETTINGS,
+  PACKAGE,
   prepareUserDir,
   ROOT,
   spawnNodeRed,
@@ -59,6 +62,11 @@ interface Example {
   about: { name: string; info: string };
   /** What the example's file in nodes read, said in the comment; none when it has no file node. */
   files?: keyof typeof FILE_NOTES;
+  /**
+   * The node modules it needs besides Node-RED's core nodes and ours: its export lists them (the
+   * editor's module list), so that Node-RED offers to install the missing ones on import.
+   */
+  modules?: string[];
   nodes: SkeletonNode[];
 }
 
@@ -91,6 +99,8 @@ function id(example: string, key: string): string {
 const FILE_NOTES = {
   photos:
     "The photos come from files: double-click each **file in** node and set the path of a JPEG or PNG on the machine that runs Node-RED (a camera snapshot, a photo). To take the picture from a camera instead, replace the file node with an **http request** node to the camera's snapshot URL with *Return: a binary buffer*.",
+  camera:
+    "The camera is simulated: every 5 s the **file in** node *snapshot* reads the next of the JPEG photos that the change node *the photos (set the paths)* lists (double-click it and set their paths on the machine that runs Node-RED). For a real camera, replace the change, function and file nodes with an **http request** node to the camera's snapshot URL with *Return: a binary buffer*.",
   document:
     'The document comes from a file: double-click the **file in** node *document (set the path)* and set the path of any file on the machine that runs Node-RED (a PDF, a scan).',
 } as const;
@@ -288,6 +298,606 @@ const CONTRACTOR: Tag = {
  * the document instead of adding another.
  */
 const DOCUMENT_ID = '6f1c2d3e-4b5a-4c6d-8e7f-90a1b2c3d4e5';
+
+/**
+ * A function node's code (the editor's Function tab, no closing `return` added), and the modules
+ * its Setup tab loads: Node-RED installs those into the user directory on deploy.
+ */
+function func(
+  key: string,
+  name: string,
+  code: string,
+  x: number,
+  y: number,
+  wires: string[][],
+  libs: { var: string; module: string }[] = [],
+): SkeletonNode {
+  return { key, type: 'function', name, func: code, outputs: wires.length, libs, x, y, wires };
+}
+
+/**
+ * Turns an EXIF-rotated JPEG upright, in pure JavaScript (jpeg-js): phones and some cameras store
+ * a photo sideways with an Orientation tag that viewers apply. The face server reports boxes in the
+ * upright picture, while annotate-image draws on the stored pixels and drops the tag, so its boxes
+ * would miss the faces. Doing it before the publish also means that the server, the boxes and the
+ * screen see one picture whatever a server does with the tag. Frames without the tag (most camera
+ * snapshots) pass untouched, at no cost.
+ */
+const UPRIGHT = `// Photos stored sideways with an EXIF Orientation tag are turned upright, so that the server,
+// the boxes drawn by annotate-image and the screen all see the same picture. Others pass as they are.
+const image = msg.payload;
+if (!Buffer.isBuffer(image) || image[0] !== 0xff || image[1] !== 0xd8) return msg;
+
+/** The EXIF Orientation (1..8) of a JPEG; 1 (upright) when it has none. */
+function orientation(bytes) {
+    let at = 2;
+    while (at + 4 < bytes.length && bytes[at] === 0xff && bytes[at + 1] !== 0xda) {
+        if (bytes[at + 1] === 0xe1 && bytes.toString('latin1', at + 4, at + 10) === 'Exif\\0\\0') {
+            const tiff = at + 10;
+            const little = bytes.toString('latin1', tiff, tiff + 2) === 'II';
+            const u16 = (o) => (little ? bytes.readUInt16LE(o) : bytes.readUInt16BE(o));
+            const u32 = (o) => (little ? bytes.readUInt32LE(o) : bytes.readUInt32BE(o));
+            const ifd = tiff + u32(tiff + 4);
+            for (let i = 0; i < u16(ifd); i++) {
+                if (u16(ifd + 2 + i * 12) === 0x0112) return u16(ifd + 2 + i * 12 + 8);
+            }
+            return 1;
+        }
+        at += 2 + bytes.readUInt16BE(at + 2);
+    }
+    return 1;
+}
+
+const turn = orientation(image);
+if (turn < 2 || turn > 8) return msg;
+const { width: w, height: h, data } = jpeg.decode(image, { useTArray: true, maxMemoryUsageInMB: 1024 });
+const W = turn >= 5 ? h : w;
+const H = turn >= 5 ? w : h;
+// For each upright pixel (x, y): the stored pixel it comes from, by orientation.
+const source = {
+    2: (x, y) => [w - 1 - x, y],
+    3: (x, y) => [w - 1 - x, h - 1 - y],
+    4: (x, y) => [x, h - 1 - y],
+    5: (x, y) => [y, x],
+    6: (x, y) => [y, h - 1 - x],
+    7: (x, y) => [w - 1 - y, h - 1 - x],
+    8: (x, y) => [w - 1 - y, x],
+}[turn];
+const upright = Buffer.alloc(W * H * 4);
+for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+        const [sx, sy] = source(x, y);
+        const from = (sy * w + sx) * 4;
+        const to = (y * W + x) * 4;
+        for (let c = 0; c < 4; c++) upright[to + c] = data[from + c];
+    }
+}
+msg.payload = jpeg.encode({ data: upright, width: W, height: H }, 90).data;
+return msg;`;
+
+/** Colours by outcome: the publish node labels each face with the name, or 'unknown'. */
+const FRAME_TO_DRAW = `// The publish result goes to msg.result and the published picture to msg.payload, for
+// annotate-image; each box is green for a matched face and amber for an unknown one.
+const faces = msg.payload.detectedFaces;
+msg.result = msg.payload;
+msg.payload = msg.image;
+msg.annotations = msg.annotations.map((box, i) => {
+    const colour = faces[i] && faces[i].person ? '#2e7d32' : '#ff8f00';
+    // Labels as large as a quarter of the face's width, at least 24 pt.
+    return { ...box, stroke: colour, fontColor: colour, lineWidth: 6, fontSize: Math.max(24, Math.round(box.bbox[2] / 4)) };
+});
+return msg;`;
+
+/** What every annotated frame goes through: upright, published, drawn and shown in the editor. */
+function annotatedFrames(x: number, y: number, next: string[]): SkeletonNode[] {
+  return [
+    func('upright', 'upright (EXIF)', UPRIGHT, x, y, [['publish']], [{ var: 'jpeg', module: 'jpeg-js' }]),
+    {
+      key: 'publish',
+      type: 'identities-publish',
+      name: 'front door',
+      server: 'server',
+      detectorName: 'FrontDoorCam',
+      includePerson: 'true',
+      includeNames: 'true',
+      includeTags: 'true',
+      largestFaceOnly: 'false',
+      x: x + 180,
+      y,
+      wires: [['frameToDraw']],
+    },
+    func('frameToDraw', 'boxes coloured by outcome', FRAME_TO_DRAW, x + 390, y, [['annotate']]),
+    {
+      key: 'annotate',
+      type: 'annotate-image',
+      name: 'draw boxes and names',
+      x: x + 610,
+      y,
+      wires: [['preview', ...next]],
+    },
+    {
+      key: 'preview',
+      type: 'image',
+      name: 'annotated frame',
+      width: '320',
+      data: 'payload',
+      dataType: 'msg',
+      thumbnail: false,
+      active: true,
+      pass: false,
+      outputs: 0,
+      x: x + 820,
+      y: y + 40,
+    },
+  ];
+}
+
+/** The dashboard's camera, page and groups (FlowFuse Dashboard 2.0 config nodes). */
+function dashboardConfig(): SkeletonNode[] {
+  const group = (key: string, name: string, width: number, order: number): SkeletonNode => ({
+    key,
+    type: 'ui-group',
+    name,
+    page: 'page',
+    width: String(width),
+    height: '1',
+    order,
+    showTitle: true,
+  });
+  return [
+    { key: 'ui', type: 'ui-base', name: 'Door monitor', path: '/dashboard' },
+    { key: 'theme', type: 'ui-theme', name: 'Door monitor theme' },
+    {
+      key: 'page',
+      type: 'ui-page',
+      name: 'Door monitor',
+      ui: 'ui',
+      path: '/door',
+      icon: 'door',
+      layout: 'grid',
+      theme: 'theme',
+      order: 1,
+    },
+    group('doorGroup', 'At the door', 6, 1),
+    group('detections', 'Last 20 detections', 6, 2),
+    group('enrollGroup', 'Enroll a person', 4, 3),
+    group('cameraGroup', 'Camera', 2, 4),
+  ];
+}
+
+function uiTemplate(
+  key: string,
+  name: string,
+  group: string,
+  format: string,
+  x: number,
+  y: number,
+  wires: string[],
+): SkeletonNode {
+  return {
+    key,
+    type: 'ui-template',
+    name,
+    group,
+    format,
+    templateScope: 'local',
+    passthru: false,
+    storeOutMessages: true,
+    resendOnRefresh: true,
+    order: 1,
+    width: '0',
+    height: '0',
+    x,
+    y,
+    wires: [wires],
+  };
+}
+
+/** The latest frame with its boxes, who it is, their tags and notes, and the watch-list banner. */
+const AT_THE_DOOR_TEMPLATE = `<template>
+    <div class="door">
+        <div v-if="msg?.payload?.watch?.length" class="door-banner">WATCH LIST: {{ msg.payload.watch.join(', ') }}</div>
+        <img v-if="msg?.payload?.frame" class="door-frame" :src="msg.payload.frame" alt="the latest frame" />
+        <div class="door-name">{{ msg?.payload?.name ?? 'Waiting for the camera' }}</div>
+        <div class="door-time">{{ msg?.payload?.time }}</div>
+        <div class="door-tags"><span v-for="tag in msg?.payload?.tags ?? []" :key="tag" class="door-tag">{{ tag }}</span></div>
+        <ul class="door-notes">
+            <li v-for="note in msg?.payload?.notes ?? []" :key="note.summary"><b>{{ note.summary }}</b> {{ note.body }}</li>
+        </ul>
+    </div>
+</template>
+<style scoped>
+.door-banner { background: #c62828; color: #fff; font-weight: bold; font-size: 1.4em; padding: 8px 12px; border-radius: 4px; margin-bottom: 8px; }
+.door-frame { width: 100%; max-height: 60vh; object-fit: contain; background: #222; }
+.door-name { font-size: 1.6em; font-weight: bold; margin-top: 6px; }
+.door-time { color: #777; }
+.door-tag { display: inline-block; background: #1565c0; color: #fff; border-radius: 12px; padding: 2px 10px; margin: 4px 4px 0 0; }
+.door-notes { margin-top: 6px; }
+</style>`;
+
+/**
+ * The enroll form. The browser draws the photo on a canvas (which applies its EXIF orientation) at
+ * most 1280 px on a side, so a phone photo of several MB arrives as a JPEG of a few hundred kB.
+ */
+const ENROLL_TEMPLATE = `<template>
+    <form class="enroll" @submit.prevent="enroll">
+        <label>Photo <input class="enroll-photo" type="file" accept="image/jpeg,image/png" ref="photo" required /></label>
+        <label>First name <input class="enroll-first" v-model="firstName" required /></label>
+        <label>Last name <input class="enroll-last" v-model="lastName" required /></label>
+        <label>Tags (comma-separated, optional) <input class="enroll-tags" v-model="tags" /></label>
+        <button class="enroll-submit" type="submit" :disabled="busy">Enroll</button>
+        <div v-if="unreadable" class="enroll-result error">That file is not a picture the browser can read.</div>
+        <div v-else-if="msg?.payload?.text" :class="['enroll-result', msg.payload.status]">{{ msg.payload.text }}</div>
+    </form>
+</template>
+<script>
+export default {
+    data() { return { firstName: '', lastName: '', tags: '', busy: false, unreadable: false } },
+    watch: { msg() { this.busy = false } },
+    methods: {
+        async enroll() {
+            const file = this.$refs.photo.files[0];
+            if (!file) return;
+            this.busy = true;
+            this.unreadable = false;
+            let bitmap;
+            try {
+                bitmap = await createImageBitmap(file);
+            } catch (err) {
+                this.busy = false;
+                this.unreadable = true;
+                return;
+            }
+            const scale = Math.min(1, 1280 / Math.max(bitmap.width, bitmap.height));
+            const canvas = document.createElement('canvas');
+            canvas.width = Math.round(bitmap.width * scale);
+            canvas.height = Math.round(bitmap.height * scale);
+            canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+            this.send({ payload: {
+                photo: canvas.toDataURL('image/jpeg', 0.9),
+                firstName: this.firstName.trim(),
+                lastName: this.lastName.trim(),
+                tags: this.tags.split(',').map((tag) => tag.trim()).filter(Boolean),
+            } });
+        },
+    },
+}
+</script>
+<style scoped>
+.enroll label { display: block; margin-bottom: 8px; }
+.enroll input { display: block; width: 100%; border: 1px solid #999; border-radius: 4px; padding: 4px; }
+.enroll-submit { background: #1565c0; color: #fff; border-radius: 4px; padding: 6px 16px; }
+.enroll-result { margin-top: 8px; padding: 6px; border-radius: 4px; }
+.enroll-result.ok { background: #e8f5e9; color: #1b5e20; }
+.enroll-result.error { background: #ffebee; color: #b71c1c; font-weight: bold; }
+</style>`;
+
+const NEXT_PHOTO = `// The simulated camera: the photos in msg.photos, one after another.
+const photos = msg.photos;
+const next = (flow.get('photoIndex') || 0) % photos.length;
+flow.set('photoIndex', next + 1);
+msg.filename = photos[next];
+return msg;`;
+
+const KEEP_FRAME = `// The annotated frame as a data URL for the page; the first matched face's person is read whole
+// (Get Identity: its notes) on output 1, a frame with nobody known goes straight to the page.
+msg.frame = 'data:image/jpeg;base64,' + msg.payload.toString('base64');
+const matched = msg.result.detectedFaces.find((face) => face.person);
+if (!matched) return [null, msg];
+msg.personId = matched.person.personId;
+return [msg, null];`;
+
+const CARD = `// What the page shows of this frame (output 1), and the people seen so far for the detections
+// list (output 2). The tags that raise the banner:
+const WATCH_LIST = ['${WATCH_LIST.tagName}'];
+const faces = msg.result.detectedFaces;
+const nameOf = (person) =>
+    person.friendlyName ||
+    (person.aliases || []).map((a) => [a.firstName, a.lastName].filter(Boolean).join(' ')).find(Boolean) ||
+    person.personId;
+const matched = faces.filter((face) => face.person);
+const tags = [...new Set(matched.flatMap((face) => (face.person.personTags || []).map((t) => t.tag && t.tag.name)))].filter(Boolean);
+const record = msg.personId ? msg.payload : {};
+msg.payload = {
+    frame: msg.frame,
+    time: new Date().toLocaleString(),
+    name: matched.length ? matched.map((face) => nameOf(face.person)).join(', ') : faces.length ? 'Unknown visitor' : 'Nobody in the picture',
+    faces: faces.map((face) => ({ name: face.person ? nameOf(face.person) : 'unknown', box: face.boundingBox })),
+    tags,
+    notes: (record.notes || []).map((note) => ({ summary: note.summary, body: note.body })),
+    watch: tags.filter((tag) => WATCH_LIST.includes(tag)),
+};
+const people = flow.get('doorPeople') || {};
+for (const face of matched) people[face.person.personId] = nameOf(face.person);
+flow.set('doorPeople', people);
+return [msg, matched.length ? { people } : null];`;
+
+const WHO_TO_ASK = `// One request per person seen: their 20 latest detections of the last 7 days (the server's
+// default is the 10 oldest), numbered so that the join node puts the answers back together.
+const ids = Object.keys(msg.people);
+const now = Date.now();
+const id = RED.util.generateId();
+return [ids.map((personId, index) => ({
+    personId,
+    personName: msg.people[personId],
+    take: 20,
+    dateAscending: false,
+    epochStartMs: now - 7 * 24 * 3600 * 1000,
+    epochEndMs: now,
+    parts: { id, index, count: ids.length, type: 'array', len: 1 },
+}))];`;
+
+const LATEST_20 = `// Everyone's detections in one list, the latest first, each at its time in the zone it was seen in.
+msg.payload = msg.payload
+    .flat()
+    .sort((a, b) => Date.parse(b.utc) - Date.parse(a.utc))
+    .slice(0, 20)
+    .map((d) => ({
+        time: new Date(d.utc).toLocaleString('en-GB', { timeZone: d.zone || undefined }),
+        detector: d.detector,
+        name: d.name,
+        confidence: Math.round(d.confidence * 100) + ' %',
+    }));
+return msg;`;
+
+const ONE_PER_TAG = `// Each tag of the form in a message of its own (found or created by name, then put on the person);
+// without tags the enrollment is done.
+const tags = msg.form.tags || [];
+if (!tags.length) return [null, msg];
+const id = RED.util.generateId();
+return [tags.map((tagName, index) => ({ ...msg, tagName, parts: { id, index, count: tags.length, type: 'array', len: 1 } })), null];`;
+
+const ENROLL_FAILED = `// What the form says when the enrollment failed: a photo without a usable face is the usual case.
+const noFace = /rejected|no face/i.test(String(msg.error && msg.error.message));
+msg.payload = {
+    status: 'error',
+    text: noFace
+        ? 'No usable face in this photo: take one of a single face, front-on, sharp and well lit.'
+        : 'Enrollment failed: ' + msg.error.message,
+};
+return msg;`;
+
+/** The door monitor: camera, annotated frames, who it is, the latest detections, enrollment. */
+function doorMonitor(): SkeletonNode[] {
+  return [
+    ...dashboardConfig(),
+    { ...inject('tick', 'every 5 s', 130, 100, ['cameraOn?']), repeat: '5' },
+    {
+      ...inject(
+        'startCamera',
+        'camera on at start',
+        160,
+        160,
+        ['cameraSwitch'],
+        [{ p: 'payload', v: 'true', vt: 'bool' }],
+      ),
+      once: true,
+      onceDelay: '2',
+    },
+    {
+      key: 'cameraSwitch',
+      type: 'ui-switch',
+      name: '',
+      label: 'Camera',
+      group: 'cameraGroup',
+      passthru: true,
+      topic: 'camera',
+      topicType: 'str',
+      onvalue: 'true',
+      onvalueType: 'bool',
+      offvalue: 'false',
+      offvalueType: 'bool',
+      x: 370,
+      y: 160,
+      wires: [['cameraState']],
+    },
+    change(
+      'cameraState',
+      'flow.cameraOn',
+      [{ t: 'set', p: 'cameraOn', pt: 'flow', to: 'payload', tot: 'msg' }],
+      560,
+      160,
+      ['cameraOn?'],
+    ),
+    {
+      key: 'cameraOn?',
+      type: 'switch',
+      name: 'camera on?',
+      property: 'cameraOn',
+      propertyType: 'flow',
+      rules: [{ t: 'true' }],
+      checkall: 'true',
+      repair: false,
+      outputs: 1,
+      x: 330,
+      y: 100,
+      wires: [['photos']],
+    },
+    change(
+      'photos',
+      'the photos (set the paths)',
+      [set('photos', JSON.stringify(['/path/to/snapshot-1.jpg', '/path/to/snapshot-2.jpg']), 'json')],
+      560,
+      100,
+      ['nextPhoto'],
+    ),
+    func('nextPhoto', 'next photo', NEXT_PHOTO, 760, 100, [['snapshot']]),
+    {
+      key: 'snapshot',
+      type: 'file in',
+      name: 'snapshot',
+      filename: 'filename',
+      ...FILE_IN_SETTINGS,
+      filenameType: 'msg',
+      x: 920,
+      y: 100,
+      wires: [['upright']],
+    },
+    ...annotatedFrames(140, 240, ['keepFrame']),
+    func('keepFrame', 'frame; who is it?', KEEP_FRAME, 140, 340, [['getPerson'], ['card']]),
+    {
+      key: 'getPerson',
+      type: 'identities-people',
+      name: 'their notes (Get Identity)',
+      server: 'server',
+      operation: 'getPerson',
+      x: 370,
+      y: 320,
+      wires: [['card']],
+    },
+    func('card', 'what the page shows', CARD, 600, 340, [['atTheDoor'], ['whoToAsk']]),
+    uiTemplate('atTheDoor', 'at the door', 'doorGroup', AT_THE_DOOR_TEMPLATE, 830, 320, []),
+    func('whoToAsk', 'their latest detections', WHO_TO_ASK, 180, 420, [['detectionsOf']]),
+    {
+      key: 'detectionsOf',
+      type: 'identities-people',
+      server: 'server',
+      operation: 'getDetectionsByPerson',
+      x: 420,
+      y: 420,
+      wires: [['nameEach']],
+    },
+    change(
+      'nameEach',
+      'with their name, no photo',
+      [
+        set(
+          'payload',
+          '[payload.{"utc": dateTimeUtc, "zone": timeZone, "detector": detector, "confidence": confidence, "name": $$.personName}]',
+          'jsonata',
+        ),
+      ],
+      660,
+      420,
+      ['joinAnswers'],
+    ),
+    { key: 'joinAnswers', type: 'join', name: '', mode: 'auto', x: 850, y: 420, wires: [['latest20']] },
+    func('latest20', 'the latest 20', LATEST_20, 990, 420, [['table']]),
+    {
+      key: 'table',
+      type: 'ui-table',
+      name: 'last 20 detections',
+      group: 'detections',
+      autocols: false,
+      showSearch: false,
+      action: 'replace',
+      maxrows: 20,
+      columns: [
+        { title: 'Time', key: 'time', keyType: 'key', type: 'text', width: '', align: 'start' },
+        { title: 'Detector', key: 'detector', keyType: 'key', type: 'text', width: '', align: 'start' },
+        { title: 'Name', key: 'name', keyType: 'key', type: 'text', width: '', align: 'start' },
+        { title: 'Confidence', key: 'confidence', keyType: 'key', type: 'text', width: '', align: 'end' },
+      ],
+      x: 1160,
+      y: 420,
+      wires: [[]],
+    },
+    uiTemplate('form', 'enroll form', 'enrollGroup', ENROLL_TEMPLATE, 140, 520, ['photo?']),
+    {
+      key: 'photo?',
+      type: 'switch',
+      name: 'a photo?',
+      property: 'payload.photo',
+      propertyType: 'msg',
+      rules: [{ t: 'nempty' }],
+      checkall: 'true',
+      repair: false,
+      outputs: 1,
+      x: 310,
+      y: 520,
+      wires: [['keepForm']],
+    },
+    change(
+      'keepForm',
+      'keep the form',
+      [set('form', 'payload', 'msg'), set('payload', 'form.photo', 'msg')],
+      470,
+      520,
+      ['enroll'],
+    ),
+    {
+      key: 'enroll',
+      type: 'identities-enroll',
+      name: 'enroll',
+      server: 'server',
+      operation: 'faceEnroll',
+      x: 640,
+      y: 520,
+      wires: [['aliasOf']],
+    },
+    change(
+      'aliasOf',
+      'their name',
+      [set('payload', '{"firstName": form.firstName, "lastName": form.lastName}', 'jsonata')],
+      800,
+      520,
+      ['upsertAlias'],
+    ),
+    {
+      key: 'upsertAlias',
+      type: 'identities-people',
+      server: 'server',
+      operation: 'upsertAlias',
+      x: 990,
+      y: 520,
+      wires: [['onePerTag']],
+    },
+    func('onePerTag', 'one per tag', ONE_PER_TAG, 160, 600, [['findTag'], ['enrolled']]),
+    ...findTag(360, 600, 'personTag', 'newTag'),
+    change('newTag', 'new tag of that name', [set('payload', '{"tagName": tagName}', 'jsonata')], 540, 660, [
+      'createTag',
+    ]),
+    {
+      key: 'createTag',
+      type: 'identities-tags',
+      server: 'server',
+      operation: 'createTag',
+      x: 740,
+      y: 660,
+      wires: [['createdTag']],
+    },
+    change('createdTag', 'its msg.tagId', [set('tagId', 'payload.tagId', 'msg')], 930, 660, ['personTag']),
+    change('personTag', 'put it on', [set('payload', '{"tagId": tagId}', 'jsonata')], 930, 600, [
+      'upsertPersonTag',
+    ]),
+    {
+      key: 'upsertPersonTag',
+      type: 'identities-people',
+      server: 'server',
+      operation: 'upsertPersonTag',
+      x: 1110,
+      y: 600,
+      wires: [['joinTags']],
+    },
+    { key: 'joinTags', type: 'join', name: '', mode: 'auto', x: 1290, y: 600, wires: [['enrolled']] },
+    change(
+      'enrolled',
+      'say so',
+      [
+        set(
+          'payload',
+          '{"status": "ok", "text": "Enrolled " & form.firstName & " " & form.lastName & ($count(form.tags) ? " (" & $join(form.tags, ", ") & ")" : "")}',
+          'jsonata',
+        ),
+      ],
+      1290,
+      680,
+      ['form'],
+    ),
+    {
+      key: 'enrollErrors',
+      type: 'catch',
+      name: 'enrollment failed',
+      scope: ['enroll', 'upsertAlias', 'findTag', 'createTag', 'upsertPersonTag'],
+      uncaught: false,
+      x: 160,
+      y: 740,
+      wires: [['enrollFailed']],
+    },
+    func('enrollFailed', 'say why', ENROLL_FAILED, 360, 740, [['form']]),
+    ...catchAll(140, 800),
+  ];
+}
 
 export const EXAMPLES: Example[] = [
   {
@@ -824,22 +1434,66 @@ export const EXAMPLES: Example[] = [
       ...catchAll(130, 300),
     ],
   },
+  {
+    title: '10 Annotated frames - boxes and names on the picture',
+    about: {
+      name: 'Draw a box and a name on every face of a published frame',
+      info: "Each snapshot is turned upright first (*upright (EXIF)*: a photo stored sideways with an EXIF Orientation tag, as phones take them, is rotated in pure JavaScript with jpeg-js, which Node-RED installs on deploy from the function's Setup tab), then published with every face (largestFaceOnly off, the matched people with names and tags). **annotate-image** draws msg.annotations on the published picture: a box and a label per face, the name for a matched face and *unknown* otherwise, green for matched and amber for unknown. The **image** node shows the result under itself in the editor. JPEG snapshots only (annotate-image draws on JPEG). Needs node-red-node-annotate-image and node-red-contrib-image-output.",
+    },
+    files: 'photos',
+    modules: ['node-red-node-annotate-image', 'node-red-contrib-image-output'],
+    nodes: [
+      inject('snapshot', 'camera snapshot', 140, 100, ['photo']),
+      fileIn('photo', 'snapshot file (set the path)', '/path/to/door-snapshot.jpg', 350, 100, ['upright']),
+      ...annotatedFrames(140, 180, []),
+      ...catchAll(140, 280),
+    ],
+  },
+  {
+    title: '11 Door monitor dashboard',
+    about: {
+      name: 'Door monitor: who is at the door, the last 20 detections, and enrollment, on one dashboard page',
+      info: `A FlowFuse Dashboard 2.0 page at /dashboard/door. **At the door**: the latest frame with a box and a name per face (as example 10), the matched person's name, tags and notes (Get Identity), and a red banner when they carry a watch-list tag (the list is at the top of the function *what the page shows*: ${WATCH_LIST.tagName}). **Last 20 detections**: for everyone seen since the flow started, **people: detections of a person** with msg.take 20, msg.dateAscending false and a time window of the last 7 days (msg.epochStartMs, msg.epochEndMs), merged, the latest first, each at its time in the zone it was seen in. **Enroll a person**: a photo from the browser, first and last name and optional comma-separated tags: it enrolls the face, adds the name as an alias, finds or creates each tag by name and puts it on the person, and says so, or says that the photo has no usable face. **Camera**: turns the camera off and on (on at start; turning it on sends a frame at once). Needs @flowfuse/node-red-dashboard, node-red-node-annotate-image and node-red-contrib-image-output.`,
+    },
+    files: 'camera',
+    modules: [
+      '@flowfuse/node-red-dashboard',
+      'node-red-node-annotate-image',
+      'node-red-contrib-image-output',
+    ],
+    nodes: doorMonitor(),
+  },
 ];
 
 /** The skeleton as Node-RED flow JSON: a tab with the example's title, deterministic ids. */
 export function skeleton(example: Example): FlowJson[] {
   const tab = id(example.title, 'tab');
   const idOf = (key: string) => id(example.title, key);
+  const nodes = [comment(example), ...example.nodes, server(example)];
+  const keys = new Set(nodes.map((node) => node.key));
+  if (keys.size !== nodes.length) throw new Error(`${example.title}: two nodes share a key`);
+  const resolve = (value: unknown): unknown =>
+    typeof value === 'string' && keys.has(value)
+      ? idOf(value)
+      : Array.isArray(value)
+        ? value.map(resolve)
+        : value;
   return [
     { id: tab, type: 'tab', label: example.title.replace(/^\d+ /, ''), info: '', env: [] },
-    ...[comment(example), ...example.nodes, server(example)].map(({ key, wires, ...settings }) => {
+    ...nodes.map(({ key, wires, ...settings }) => {
       const node: FlowJson = { ...settings, id: idOf(key), type: settings.type };
-      if (settings.type === 'identities-config') return node;
-      if (typeof node.server === 'string') node.server = idOf(node.server);
+      for (const field of REFERENCES) if (field in node) node[field] = resolve(node[field]);
+      if (CONFIG_TYPES.has(settings.type)) return node;
       return { ...node, z: tab, wires: (wires ?? []).map((output) => output.map(idOf)) };
     }),
   ];
 }
+
+/** The settings in which a skeleton names another node by its key. */
+const REFERENCES = ['server', 'group', 'page', 'ui', 'theme', 'scope'];
+
+/** Config nodes: on no tab. */
+const CONFIG_TYPES = new Set(['identities-config', 'ui-base', 'ui-theme', 'ui-page', 'ui-group']);
 
 /** Every flow node's edit dialog runs (Done) before the export, so the export is what the dialog saves. */
 const DIALOG_ROUND_TRIP = new Set(NODE_TYPES.filter((type) => type !== 'identities-config'));
@@ -847,6 +1501,28 @@ const DIALOG_ROUND_TRIP = new Set(NODE_TYPES.filter((type) => type !== 'identiti
 async function format(flow: FlowJson[]): Promise<string> {
   const options = (await prettier.resolveConfig(path.join(EXAMPLES_DIR, 'x.json'))) ?? {};
   return prettier.format(JSON.stringify(flow, null, 4), { ...options, parser: 'json' });
+}
+
+/**
+ * The editor's list of the node modules the tab uses (a global-config node with `modules`, as its
+ * Export makes with the modules option), from which Node-RED's Import offers to install the missing
+ * ones; its id made deterministic. It must name exactly ours and the example's `modules`.
+ */
+async function moduleList(page: Page, example: Example, tabId: string): Promise<FlowJson> {
+  const exported = await page.evaluate((tab) => {
+    const { RED } = globalThis as unknown as EditorGlobals;
+    const set = RED.nodes.filterNodes({ z: tab });
+    const withModules = RED.nodes.createExportableNodeSet as unknown as (
+      nodes: EditorNode[],
+      options: { includeModuleConfig: boolean },
+    ) => FlowJson[];
+    return withModules(set, { includeModuleConfig: true }).find((node) => node.type === 'global-config');
+  }, tabId);
+  const modules = Object.keys((exported?.modules as object | undefined) ?? {}).sort();
+  const expected = [PACKAGE, ...(example.modules ?? [])].sort();
+  if (!exported || modules.join() !== expected.join())
+    throw new Error(`${example.title} uses the modules ${modules.join(', ')}, not ${expected.join(', ')}`);
+  return { ...exported, id: id(example.title, 'global-config') };
 }
 
 export async function generate(check: boolean): Promise<string[]> {
@@ -875,7 +1551,9 @@ export async function generate(check: boolean): Promise<string[]> {
         for (const node of flow.filter((n) => DIALOG_ROUND_TRIP.has(n.type))) {
           await closeEditDialog(editor.page, await openEditDialog(editor.page, node.id));
         }
-        const text = await format(await exportTab(editor.page, tabId));
+        const flowJson = await exportTab(editor.page, tabId);
+        if (example.modules) flowJson.push(await moduleList(editor.page, example, tabId));
+        const text = await format(flowJson);
         const file = path.join(EXAMPLES_DIR, `${example.title}.json`);
         if (!existsSync(file) || readFileSync(file, 'utf8') !== text) {
           changed.push(file);

@@ -23,6 +23,19 @@ export const ROOT = path.join(__dirname, '..');
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 export const PACKAGE = 'node-red-contrib-econnect-identities';
 
+/**
+ * The node modules that examples 10 and 11 and the demo use besides ours (devDependencies of this
+ * repository, linked into a user directory as `npm install` in it would install them).
+ */
+export const EXTRA_MODULES = [
+  'node-red-node-annotate-image',
+  'node-red-contrib-image-output',
+  '@flowfuse/node-red-dashboard',
+] as const;
+
+/** Modules that those examples' function nodes load (their Setup tab): jpeg-js turns photos upright. */
+export const FUNCTION_MODULES = ['jpeg-js'] as const;
+
 /** The node types this package declares (package.json's node-red.nodes): the one list of them. */
 export const NODE_TYPES: readonly string[] = Object.keys(
   (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { 'node-red': { nodes: object } })[
@@ -139,8 +152,65 @@ export const PUBLISH_SETTINGS = {
   includeTags: 'true',
 };
 
-/** The demo flow: inject -> file in (obama2.jpg) -> publish -> debug, with a config node that trusts `caFile`. */
-export function demoFlows(emulatorUrl: string, caFile: string): { flows: object[]; credentials: object } {
+/** The examples the demo runs beside its own tab, and their display names there. */
+export const DEMO_EXAMPLES = [
+  '10 Annotated frames - boxes and names on the picture',
+  '11 Door monitor dashboard',
+] as const;
+
+/**
+ * The demo camera's photos, in turn: a portrait, a landscape with two faces (one enrolled), the
+ * portrait stored sideways with an EXIF Orientation tag, and a person enrolled by nobody yet.
+ */
+export const DEMO_PHOTOS = ['obama2.jpg', 'two_people.jpg', 'obama2-exif-rotated.jpg', 'biden.jpg'].map(
+  (file) => path.join(FIXTURES, file),
+);
+
+type FlowNode = Record<string, unknown> & { id: string; type: string };
+
+/**
+ * An example as the demo runs it, set up as its comment tells a user to: the demo's server instead
+ * of its own, photos from test/fixtures, example 10's snapshot taken once at start. Its ids get a
+ * `demo-` prefix, so that the example itself still imports into the demo's editor without a question.
+ */
+function demoExample(title: string): FlowNode[] {
+  const flow = JSON.parse(readFileSync(path.join(ROOT, 'examples', `${title}.json`), 'utf8')) as FlowNode[];
+  const server = flow.find((node) => node.type === 'identities-config')?.id;
+  const ids = new Set(flow.map((node) => node.id));
+  const remap = (value: unknown): unknown => {
+    if (value === server) return DEMO_IDS.server;
+    if (typeof value === 'string' && ids.has(value)) return `demo-${value}`;
+    if (Array.isArray(value)) return value.map(remap);
+    return value;
+  };
+  return flow
+    .filter((node) => node.type !== 'identities-config' && node.type !== 'global-config')
+    .map((node) => {
+      const demo = Object.fromEntries(
+        Object.entries(node).map(([key, value]) => [key, remap(value)]),
+      ) as FlowNode;
+      if (demo.type === 'file in' && demo.filenameType === 'str')
+        return { ...demo, filename: path.join(FIXTURES, 'obama2-exif-rotated.jpg') };
+      if (demo.type === 'inject' && demo.name === 'camera snapshot')
+        return { ...demo, once: true, onceDelay: '3' };
+      if (demo.type === 'change' && demo.name === 'the photos (set the paths)') {
+        const [rule] = demo.rules as object[];
+        return { ...demo, rules: [{ ...rule, to: JSON.stringify(DEMO_PHOTOS) }] };
+      }
+      return demo;
+    });
+}
+
+/**
+ * The demo: its own tab (inject -> file in (obama2.jpg) -> publish -> debug) with a config node
+ * that trusts `caFile`, and, unless `examples` is false, examples 10 (annotated frames) and 11 (the
+ * door-monitor dashboard with its simulated camera) set up on the same server.
+ */
+export function demoFlows(
+  emulatorUrl: string,
+  caFile: string,
+  examples = true,
+): { flows: object[]; credentials: object } {
   const tab = DEMO_IDS.tab;
   const flows = [
     { id: tab, type: 'tab', label: 'eConnect Identities demo' },
@@ -219,6 +289,7 @@ export function demoFlows(emulatorUrl: string, caFile: string): { flows: object[
       version: 1,
     },
     trustingTlsConfig(DEMO_IDS.tls, caFile),
+    ...(examples ? DEMO_EXAMPLES.flatMap(demoExample) : []),
   ];
   return { flows, credentials: { [DEMO_IDS.server]: { username: 'admin', password: 'admin' } } };
 }
@@ -234,11 +305,27 @@ export interface UserDirOptions {
  * would make) and a settings.js for loopback only.
  */
 export function prepareUserDir(userDir: string, { port, settings = {} }: UserDirOptions): void {
-  const link = path.join(userDir, 'node_modules', PACKAGE);
-  if (!existsSync(link)) {
-    mkdirSync(path.dirname(link), { recursive: true });
-    symlinkSync(ROOT, link, 'dir');
+  const linked: Record<string, string> = {};
+  for (const [name, target] of [
+    [PACKAGE, ROOT],
+    ...[...EXTRA_MODULES, ...FUNCTION_MODULES].map((name) => [
+      name,
+      path.dirname(require.resolve(`${name}/package.json`)),
+    ]),
+  ] as const) {
+    const link = path.join(userDir, 'node_modules', name);
+    if (!existsSync(link)) {
+      mkdirSync(path.dirname(link), { recursive: true });
+      symlinkSync(target, link, 'dir');
+    }
+    linked[name] = `file:${target}`;
   }
+  // Node-RED lets function nodes load the modules its user directory's package.json depends on
+  // (else it runs npm install on deploy).
+  writeFileSync(
+    path.join(userDir, 'package.json'),
+    JSON.stringify({ name: 'node-red-project', private: true, dependencies: linked }, null, 2),
+  );
   writeFileSync(
     path.join(userDir, 'settings.js'),
     `module.exports = ${JSON.stringify(
