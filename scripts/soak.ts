@@ -6,13 +6,18 @@
  * - the emulator injects faults on publishes and logins: 5xx, 429 with Retry-After, resets before
  *   and after the headers (some after acting on the request), stalls past the timeout, slow bodies;
  * - tokens live 60 s, so they are renewed and replaced all along;
- * - the flows are redeployed every minute, with messages in flight.
+ * - the flows are redeployed every minute, with messages in flight;
+ * - one message in ten goes to a fire-and-forget publish node whose config node keeps an outbox;
+ * - halfway, the server is unreachable for 60 s (a gate in front of it refuses connections), and
+ *   30 s into that the runtime is restarted (every flow stopped and started again, the outbox
+ *   reopened from disk); the outbox must then be delivered in full once the server is back.
  * Every message is followed by the runtime's own hooks (onSend, onComplete), not by flow nodes that
  * a redeploy would stop: it must end exactly once, as an output, an error (Catch) or a counted
  * drop. The last line is the verdict; the exit code is 1 if a message was lost or duplicated.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,6 +37,46 @@ const REDEPLOY_EVERY_MS = 60_000;
 const REPORT_EVERY_MS = 30_000;
 /** After the last message, how long the ones still in flight may take (retries, a 429 pause). */
 const DRAIN_MS = 30_000;
+const OUTAGE_MS = 60_000;
+/** Every this many messages, one goes to the fire-and-forget publish node with the outbox. */
+const OUTBOX_EVERY = 10;
+/** After the last message, how long the outbox may take to deliver what it kept. */
+const OUTBOX_DRAIN_MS = 120_000;
+
+/**
+ * A TCP gate in front of the emulator: `down()` refuses new connections and cuts open ones, as a
+ * server that went away; `up()` listens again on the same port. TLS passes through untouched.
+ */
+async function startGate(target: URL): Promise<{ url: string; down(): Promise<void>; up(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+    }
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  await listen(0);
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: `${target.protocol}//127.0.0.1:${port}${target.pathname.replace(/\/$/, '')}`,
+    down: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+    up: () => listen(port),
+  };
+}
 
 const SOAK_FAULTS: FaultRule[] = [
   { operations: ['publishWithResponse'], rate: 0.02, fault: { type: 'status', status: 503 } },
@@ -49,6 +94,9 @@ const SOAK_FAULTS: FaultRule[] = [
   { operations: ['authenticate', 'renewToken'], rate: 0.1, fault: { type: 'status', status: 503 } },
   { operations: ['renewToken'], rate: 0.05, fault: { type: 'reset-before-headers' } },
 ];
+
+/** The publish nodes whose messages are followed. */
+const PUBLISH_IDS = new Set(['soak-publish', 'soak-outbox-publish']);
 
 function soakFlows(url: string, caFile: string): { flows: object[]; credentials: object } {
   return {
@@ -79,8 +127,36 @@ function soakFlows(url: string, caFile: string): { flows: object[]; credentials:
         wires: [['soak-sink']],
       },
       { id: 'soak-sink', type: 'junction', z: 'soak-tab', x: 400, y: 100, wires: [] },
+      {
+        id: 'soak-outbox-server',
+        type: 'identities-config',
+        name: 'emulator, with the outbox',
+        baseUrl: url,
+        tls: 'soak-tls',
+        timeout: 2,
+        maxConcurrent: 4,
+        queueLength: 100,
+        overflow: 'drop-oldest',
+        maxAge: 10,
+        outbox: true,
+        version: 1,
+      },
+      {
+        ...PUBLISH_SETTINGS,
+        id: 'soak-outbox-publish',
+        z: 'soak-tab',
+        x: 200,
+        y: 200,
+        server: 'soak-outbox-server',
+        mode: 'fireAndForget',
+        detectorName: 'SoakOutbox',
+        wires: [['soak-sink']],
+      },
     ],
-    credentials: { 'soak-server': { username: 'edge', password: 'edge' } },
+    credentials: {
+      'soak-server': { username: 'edge', password: 'edge' },
+      'soak-outbox-server': { username: 'edge', password: 'edge' },
+    },
   };
 }
 
@@ -160,7 +236,8 @@ async function main(): Promise<void> {
   const caFile = path.join(work, 'ca.pem');
   writeFileSync(caFile, emulator.ca ?? '');
   prepareUserDir(work, { port: 0 });
-  const { flows, credentials } = soakFlows(emulator.url, caFile);
+  const gate = await startGate(new URL(emulator.url));
+  const { flows, credentials } = soakFlows(gate.url, caFile);
   writeFlows(work, flows, credentials);
 
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -174,16 +251,26 @@ async function main(): Promise<void> {
     logging: { console: { level: 'warn' } },
   } as never);
   await RED.start();
-  const nodes = RED.nodes as unknown as { getNode(id: string): (Node & { dropped?: number }) | null };
+  const nodes = RED.nodes as unknown as {
+    getNode(id: string): (Node & { dropped?: number; outbox?: { waiting: number } }) | null;
+    stopFlows(): Promise<void>;
+    startFlows(): Promise<void>;
+  };
 
   const fates = new Fates();
+  /** Outputs of the outbox's publish node: published, or kept and (by the end) delivered. */
+  let outboxOutputs = 0;
   RED.hooks.add('onSend.soak', (events: { source: { id: string }; msg: { seq?: unknown } }[]) => {
-    for (const event of events) if (event.source.id === 'soak-publish') fates.sent(event.msg.seq);
+    for (const event of events) {
+      if (!PUBLISH_IDS.has(event.source.id)) continue;
+      fates.sent(event.msg.seq);
+      if (event.source.id === 'soak-outbox-publish') outboxOutputs++;
+    }
   });
   RED.hooks.add(
     'onComplete.soak',
     (event: { node: { id: string }; msg: { seq?: unknown }; error?: unknown }) => {
-      if (event.node.id === 'soak-publish') fates.completed(event.msg.seq, Boolean(event.error));
+      if (PUBLISH_IDS.has(event.node.id)) fates.completed(event.msg.seq, Boolean(event.error));
     },
   );
 
@@ -192,7 +279,9 @@ async function main(): Promise<void> {
   };
   // A full deploy of the same flows: every node stopped and started again; the credentials stay stored.
   const deploy = () => runtime.flows.setFlows({ flows: { flows }, deploymentType: 'full' });
-  const serverDrops = () => nodes.getNode('soak-server')?.dropped ?? 0;
+  const serverDrops = () =>
+    (nodes.getNode('soak-server')?.dropped ?? 0) + (nodes.getNode('soak-outbox-server')?.dropped ?? 0);
+  const outboxWaiting = () => nodes.getNode('soak-outbox-server')?.outbox?.waiting ?? 0;
   const photos = ['obama.jpg', 'obama2.jpg', 'biden.jpg'].map((name) =>
     readFileSync(path.join(FIXTURES, name)),
   );
@@ -216,9 +305,10 @@ async function main(): Promise<void> {
   };
 
   const tick = setInterval(() => {
-    const node = nodes.getNode('soak-publish');
+    const toOutbox = (fates.count + skipped) % OUTBOX_EVERY === 0;
+    const node = nodes.getNode(toOutbox ? 'soak-outbox-publish' : 'soak-publish');
     // Between stopping the old flows and starting the new, there is no node to take a message.
-    if (!node) {
+    if (!node || restarting) {
       skipped++;
       return;
     }
@@ -227,15 +317,43 @@ async function main(): Promise<void> {
   }, 1000 / rate);
   const redeploy = setInterval(() => {
     // The old config node's count, read once it is closed and can drop no more.
-    const old = nodes.getNode('soak-server');
+    const old = ['soak-server', 'soak-outbox-server'].map((id) => nodes.getNode(id));
     redeploys++;
-    void deploy().then(() => (droppedBefore += old?.dropped ?? 0));
+    void deploy().then(() => (droppedBefore += old.reduce((sum, node) => sum + (node?.dropped ?? 0), 0)));
   }, REDEPLOY_EVERY_MS);
   const reporter = setInterval(() => void report(), REPORT_EVERY_MS);
+  let restarting = false;
+  let outageKept = 0;
+  // Halfway: the server unreachable for a minute, the runtime restarted in the middle of it.
+  const outage = setTimeout(
+    () =>
+      void (async () => {
+        console.log(`t=${Math.round((Date.now() - started) / 1000)}s outage: the server is unreachable`);
+        await gate.down();
+        await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS / 2));
+        restarting = true;
+        await nodes.stopFlows();
+        await nodes.startFlows();
+        restarting = false;
+        console.log(`runtime restarted; outbox: ${outboxWaiting()} waiting`);
+        await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS / 2));
+        outageKept = outboxWaiting();
+        await gate.up();
+        console.log(
+          `t=${Math.round((Date.now() - started) / 1000)}s the server is back; outbox: ${outageKept} waiting`,
+        );
+      })(),
+    (minutes * 60_000 - OUTAGE_MS) / 2,
+  );
 
   await new Promise((resolve) => setTimeout(resolve, minutes * 60_000));
   clearInterval(tick);
   clearInterval(redeploy);
+  clearTimeout(outage);
+  const outboxUntil = Date.now() + OUTBOX_DRAIN_MS;
+  while (outboxWaiting() > 0 && Date.now() < outboxUntil)
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  const undelivered = outboxWaiting();
   const drainUntil = Date.now() + DRAIN_MS;
   while (fates.tally().pending > 0 && Date.now() < drainUntil)
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -246,6 +364,7 @@ async function main(): Promise<void> {
   const { counts, injected } = await emulator.stats();
   await RED.stop();
   await emulator.stop();
+  await gate.down();
   rmSync(work, { recursive: true, force: true });
 
   const t = fates.tally();
@@ -255,10 +374,15 @@ async function main(): Promise<void> {
       `drops by the runtime's hooks ${t.dropped}, by the config nodes' counters ${drops}`,
   );
   console.log(
-    `soak: ${fates.count} messages, lost ${t.pending}, duplicated ${t.duplicated}, ` +
+    `outage: ${outageKept} detection(s) waiting in the outbox when the server came back, ` +
+      `${undelivered} still waiting at the end; its node's outputs ${outboxOutputs}, publish requests ` +
+      `${counts.publish ?? 0} (more when a redeploy cut a request short after it was sent)`,
+  );
+  console.log(
+    `soak: ${fates.count} messages, lost ${t.pending + undelivered}, duplicated ${t.duplicated}, ` +
       `authenticate ${counts.authenticate ?? 0}, renew ${counts.renewToken ?? 0}, rss MB ${mb(rssStart)}->${mb(rssEnd)}`,
   );
-  if (t.pending > 0 || t.duplicated > 0 || t.dropped !== drops) process.exitCode = 1;
+  if (t.pending > 0 || undelivered > 0 || t.duplicated > 0 || t.dropped !== drops) process.exitCode = 1;
 }
 
 main().catch((err: unknown) => {
