@@ -167,10 +167,13 @@ const DEFAULT_TIMEOUT_MS = 30_000;
  *   body has no allowDoubleDetection switch; a second copy could be recorded as a second detection.
  *   Only a failure that provably left nothing on the server (ApiError.unsent) is sent again.
  * - publishWithResponse with allowDoubleDetection false (the default): within this window of the
- *   first attempt. The guide: leave allowDoubleDetection false "so the same face isn't processed
- *   repeatedly", i.e. the server drops a repeat of the same face; it gives no window. 5 s is our
- *   guess, kept short: half the emulator's 10 s window, and well under the pace at which a camera
- *   publishes the same person again. With allowDoubleDetection true: never, as for publish.
+ *   first attempt. The guide advises leaving allowDoubleDetection false in production so that the
+ *   server does not process the same face again: it drops a repeat. It gives no window. 5 s is our
+ *   guess (inferred), kept short: half the emulator's 10 s window, and well under the pace at which
+ *   a camera publishes the same person again. What the server answers to a dropped repeat is not
+ *   documented either: the emulator gives the first answer again, a real server may leave the face
+ *   out, and then the retried frame shows no face. With allowDoubleDetection true: never, as for
+ *   publish.
  */
 const PUBLISH_WITH_RESPONSE_RETRY_WINDOW_MS = 5_000;
 const DEFAULT_MAX_IMAGE_BYTES = 15 * 1024 * 1024;
@@ -607,8 +610,10 @@ export class IdentitiesClient {
     return this.json('listTags', { query }, options);
   }
 
+  /** The server's tag, or (after an empty answer) the tag as sent: then without its tagId. */
   async createTag(tag: Tag, options?: CallOptions): Promise<Tag> {
-    return this.json('createTag', { body: () => json(tag) }, options);
+    const response = await this.call('createTag', { body: () => json(tag) }, options);
+    return this.echoed('createTag', response, tag);
   }
 
   async getTag(tagId: string, options?: CallOptions): Promise<Tag> {
@@ -633,9 +638,10 @@ export class IdentitiesClient {
     setting: StringFieldSettingRequest,
     options?: CallOptions,
   ): Promise<EntityFieldSetting> {
-    return this.json(
+    return this.fieldSetting(
       'setStringFieldSetting',
-      { path: { entityType, fieldId }, body: () => json(setting) },
+      { entityType, fieldId, fieldType: 'string' },
+      setting,
       options,
     );
   }
@@ -646,11 +652,31 @@ export class IdentitiesClient {
     setting: DatetimeFieldSettingRequest,
     options?: CallOptions,
   ): Promise<EntityFieldSetting> {
-    return this.json(
+    return this.fieldSetting(
       'setDatetimeFieldSetting',
+      { entityType, fieldId, fieldType: 'datetime' },
+      setting,
+      options,
+    );
+  }
+
+  /**
+   * Both settings PUTs are known from one row of the guide each: their answer is a guess, so an
+   * empty one is taken as success and the setting is returned as sent.
+   */
+  private async fieldSetting(
+    operation: 'setStringFieldSetting' | 'setDatetimeFieldSetting',
+    field: Pick<EntityFieldSetting, 'entityType' | 'fieldId' | 'fieldType'>,
+    setting: StringFieldSettingRequest | DatetimeFieldSettingRequest,
+    options?: CallOptions,
+  ): Promise<EntityFieldSetting> {
+    const { entityType, fieldId } = field;
+    const response = await this.call(
+      operation,
       { path: { entityType, fieldId }, body: () => json(setting) },
       options,
     );
+    return this.echoed(operation, response, { ...setting, ...field });
   }
 
   // ---- The request core ----

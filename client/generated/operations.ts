@@ -12,7 +12,7 @@ export const OPERATIONS = {
   getUserProfile: {"method":"GET","path":"/auth/v1/user/profile","permissions":[],"idempotent":true},
   publishWithResponse: {"method":"POST","path":"/api/v1/faceEdge/publishWithResponse","permissions":["Face Publishing"],"idempotent":false},
   publish: {"method":"POST","path":"/api/v1/faceEdge/publish","permissions":["Face Publishing"],"idempotent":false},
-  recognize: {"method":"POST","path":"/api/v1/faceEdge/recognize","permissions":["Face Recognize"],"idempotent":true},
+  recognize: {"method":"POST","path":"/api/v1/faceEdge/recognize","permissions":["Face Recognize"],"idempotent":false},
   lookup: {"method":"POST","path":"/api/v1/faceEdge/lookup","permissions":["Face Recognize"],"idempotent":true},
   faceDetect: {"method":"POST","path":"/api/v1/faces/faceDetect","permissions":["Face Detection"],"idempotent":true,"rejectedImageStatus":500},
   faceEnroll: {"method":"POST","path":"/api/v1/faces/faceEnroll","permissions":["Face Enrollment"],"idempotent":false,"rejectedImageStatus":500},

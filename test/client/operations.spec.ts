@@ -1260,8 +1260,8 @@ describe('IdentitiesClient x emulator: every operation of the contract', functio
   });
 });
 
-/** What the guide does not show: a server answering upserts with an empty 200 or 204. */
-describe('IdentitiesClient: upserts answered with an empty body', function () {
+/** What the guide does not show: a server answering its writes with an empty 200 or 204. */
+describe('IdentitiesClient: writes answered with an empty body', function () {
   let api: FakeApi;
   let client: IdentitiesClient;
   let status = 200;
@@ -1290,6 +1290,19 @@ describe('IdentitiesClient: upserts answered with an empty body', function () {
       assert.deepEqual(await client.upsertEntityField('p', field), field);
       const tagId = randomUUID();
       assert.deepEqual(await client.updateTag(tagId, { tagName: 'VIP' }), { tagId, tagName: 'VIP' });
+      assert.deepEqual(await client.createTag({ tagName: 'Guest' }), { tagName: 'Guest' });
+      assert.deepEqual(await client.setStringFieldSetting('Person', 'tier', { name: 'Tier' }), {
+        entityType: 'Person',
+        fieldId: 'tier',
+        fieldType: 'string',
+        name: 'Tier',
+      });
+      assert.deepEqual(await client.setDatetimeFieldSetting('Person', 'since', { name: 'Since' }), {
+        entityType: 'Person',
+        fieldId: 'since',
+        fieldType: 'datetime',
+        name: 'Since',
+      });
     });
   }
 });

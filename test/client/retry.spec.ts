@@ -263,6 +263,17 @@ describe('retries against the emulator', function () {
     client.close();
   });
 
+  it('recognize: never sent again once it may have reached the server (it carries a detector and a time)', async function () {
+    const client = admin();
+    await client.login();
+    emu.faults.add({ operations: ['recognize'], count: 1, fault: { type: 'status', status: 503 } });
+    const sent = await requestsOf('recognize', () =>
+      assert.rejects(client.recognize({ croppedAligned: face, detectorName: 'door' })),
+    );
+    assert.equal(sent, 1);
+    client.close();
+  });
+
   it('publishWithResponse: sent again after a 503 with allowDoubleDetection false, never with it true', async function () {
     const client = admin();
     emu.faults.add({ operations: ['publishWithResponse'], count: 1, fault: { type: 'status', status: 503 } });

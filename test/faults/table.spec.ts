@@ -93,7 +93,8 @@ const NODES: NodeCase[] = [
   {
     name: 'recognize',
     operation: 'recognize',
-    idempotent: true,
+    // It carries a detector and a time, so the server may record it: not sent again once it may have arrived.
+    idempotent: false,
     node: { type: 'identities-recognize', ...matchSettings, detectorName: 'Door', detectorNameType: 'str' },
     msg: async (row) => ({ payload: await image(row) }),
   },
