@@ -130,6 +130,17 @@ describe('record nodes', function () {
         /msg\.payload must be an object \{tagName, .*\} or the tagName as text, but is an array of 1 items$/,
       ],
     ];
+    it('refuses an update given by the name alone, which could reset what it leaves out', async function () {
+      await loadNodes([recordNode('identities-tags', 'updateTag')]);
+      const before = emu.counts.updateTag ?? 0;
+      await assertCaught(
+        ask('node', { tagId: '4c5d6e7f-8091-2345-6789-abcdef012345', payload: 'Visitors' }),
+        'INVALID_INPUT',
+        /^ApiError: updateTag: msg\.payload must be an object \{tagName, .*\}, but is a string$/,
+      );
+      assert.equal(emu.counts.updateTag ?? 0, before);
+    });
+
     for (const [what, payload, expected] of oldTags) {
       it(`refuses ${what} before sending anything`, async function () {
         await loadNodes([recordNode('identities-tags', 'createTag')]);
