@@ -324,7 +324,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         throw new HttpError(400, 'expected a multipart/form-data request');
       }
       Object.assign(ctx, await readMultipart(req, maxBodyBytes));
-      // The document upload's file is "any form part that carries a filename" (the docs).
+      // The document upload takes its file from whichever part has a filename (Photos page).
       const present = (part: string) =>
         part in ctx.fields || part in ctx.files || (part === 'file' && Object.keys(ctx.files).length > 0);
       const missing = route.requiredParts.find((part) => !present(part));

@@ -28,12 +28,12 @@ history could read them. The report holds no password and no token.
 
 What it calls: authenticate, renewToken, getUserProfile, listTags, getTag (one tag), queryPeople
 (filtered by a tag, never everyone), getPerson, getAliases, getPersonTags, getNotes,
-getEntityFields and queryPeopleByEntityField of one person, getDetectionsByPerson (take=5) and
+getEntityFields and queryPeopleByEntityField of one person, getDetectionsByPerson (the 5 latest) and
 checkImageReference of a reference that does not exist.
 
 What it does not call, and why: every write (enroll, upserts, deletes, tags, uploads, settings)
-changes the server's data; publish and publishWithResponse record a detection; recognize and
-lookup carry a detector and a time and may record one too; faceDetect, faceCompare and enroll need
+changes the server's data; publish and publishWithResponse record a detection; recognize carries
+a detector and a time and may record one too; lookup, faceDetect, faceCompare and enroll need
 a face image and run face recognition, which is no part of a check and may be logged. Photos and
 documents need ids that no read-only call gives.
 
@@ -174,7 +174,7 @@ export async function checkServer(options: CheckOptions): Promise<Report> {
       } else skip('queryPeopleByEntityField', 'the person has no entity field with a text value');
       await run(
         'getDetectionsByPerson',
-        () => client.getDetectionsByPerson(id, { take: 5 }),
+        () => client.getDetectionsByPerson(id, { take: 5, dateAscending: false }),
         (list) => count(list, 'detection'),
       );
     }

@@ -32,8 +32,8 @@ type FaceOperation =
 
 /**
  * Runs the engine; an image it cannot decode is the caller's mistake, named by its field: a 400, or
- * the operation's status for a rejected image (faces/*: 500, "A server-side error occurred (e.g.
- * image rejected)").
+ * the operation's status for a rejected image (faces/*: 500, which the Face Recognition page gives
+ * for an image the server refuses).
  */
 async function engineCall<T>(ctx: RequestContext, field: string, work: () => Promise<T>): Promise<T> {
   try {

@@ -85,8 +85,9 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const items = (person: PersonRecord, section: Keyed) => person[section.list] as Item[];
 
 /**
- * The id a PUT names, lower-cased as .NET writes a GUID, or a new one when the body has none: "PUT with
- * the sub-resource's id creates or updates it; omit the id to create a new one" (Person Management).
+ * The id a PUT names, lower-cased as .NET writes a GUID, or a new one when the body has none: the
+ * Person Management page's rule is that a PUT with an item's id creates or updates that item, and
+ * one without an id adds a new item.
  * The guide's ids are GUIDs; a body with another id is refused (inferred: .NET cannot bind it).
  */
 function idOf(body: Item, section: Keyed): string {

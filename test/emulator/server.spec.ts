@@ -137,7 +137,7 @@ describe('emulator', () => {
       assert.match(String(response.body?.detail), /query\.take must be >= 1/);
     });
 
-    // Face Recognition page: "500 A server-side error occurred (e.g. image rejected)", and no 400.
+    // The Face Recognition page answers a refused image with 500 and lists no 400.
     const rejectedImages: [string, string, Record<string, unknown>, RegExp][] = [
       [
         'an undecodable image',
