@@ -382,7 +382,7 @@ export class Store {
 
   // ---- documents ----
 
-  /** Adds a document, or replaces the person's one with the same publicId. */
+  /** Adds a document, or replaces the person's one with the same publicId (inferred: the guide is silent). */
   addDocument(document: DocumentRecord, data: Buffer): void {
     const person = this.person(document.personId);
     const id = blobId.document(person.personId, document.publicId);
@@ -409,7 +409,10 @@ export class Store {
 
   // ---- internals ----
 
-  /** Expired tags stop applying: they are dropped when the person is next read. */
+  /**
+   * Expired tags stop applying (the user guide); that they are then dropped from the record, not
+   * kept and hidden, is inferred.
+   */
   private pruneExpiredTags(person: PersonRecord): PersonRecord {
     const now = Date.now();
     const live = person.tags.filter((t) => t.expires === null || Date.parse(t.expires) > now);

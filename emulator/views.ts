@@ -64,6 +64,7 @@ export function faceEdgePersonView(
 ): Schemas['FaceEdgePerson'] {
   return {
     personId: person.personId,
+    // Inferred: the guide's example shows friendlyName beside the aliases, so it comes with includeNames.
     ...(sections.names && {
       friendlyName: friendlyName(person),
       aliases: withoutId(person.aliases, 'personAliasId'),

@@ -243,6 +243,9 @@ export function faceHandlers(services: Services): Record<FaceOperation, Handler>
           },
           photo,
         );
+        // Inferred: the enrollment is recorded as a detection (detector "enrollment", zone UTC), since
+        // checkImageReference answers with a detectId for the enrolled photo; the guide does not say
+        // whether enrollments show in a person's detection history.
         const now = new Date();
         store.addDetection(
           {

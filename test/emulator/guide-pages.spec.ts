@@ -809,7 +809,8 @@ describe('emulator, page by page of the guide', () => {
         'GET',
         `/api/v1/people/detections/personId/${personId}`,
       );
-      // The enrollment photo is a detection too (checkImageReference names it), taken now: the newest.
+      // The emulator records the enrollment photo as a detection too (inferred: checkImageReference names
+      // a detectId for it), taken now: the newest.
       assert.deepEqual(detectors(items), ['Door0', 'Door1', 'enrollment']);
       const unknown = await call('GET', `/api/v1/people/detections/personId/${crypto.randomUUID()}`);
       assert.equal(unknown.status, 404);
