@@ -243,10 +243,14 @@ export class Outbox {
     const oldest = this.now() - this.options.maxAgeMs;
     let aged = 0;
     let over = 0;
-    for (const slot of [...this.slots]) {
-      if (slot === this.sending) continue;
-      if (slot.storedAtMs < oldest) aged += this.discard(slot);
+    // Oldest first, and done at the first entry within both limits: entries are in the order of
+    // their first attempt, so this costs one look per call, not one per entry.
+    for (let i = 0; i < this.slots.length;) {
+      const slot = this.slots[i] as Slot;
+      if (slot === this.sending) i++;
+      else if (slot.storedAtMs < oldest) aged += this.discard(slot);
       else if (this.totalBytes > this.options.maxBytes) over += this.discard(slot);
+      else break;
     }
     if (aged) this.options.onDrop('age', aged);
     if (over) this.options.onDrop('size', over);
