@@ -62,7 +62,11 @@ function writeBenchModule(moduleDir: string): void {
  * (both outputs), and a catch node so that a failed message completes too. `maxConcurrent` is set
  * above the highest case concurrency: the source alone decides how many messages are in flight.
  */
-function flows(baseUrl: string, maxConcurrent: number): object[] {
+function flows(
+  baseUrl: string,
+  maxConcurrent: number,
+  overrides: { server?: object; publish?: object },
+): object[] {
   const z = 'bench-tab';
   return [
     { id: z, type: 'tab', label: 'bench' },
@@ -75,6 +79,7 @@ function flows(baseUrl: string, maxConcurrent: number): object[] {
       maxConcurrent,
       queueLength: 1000,
       overflow: 'error',
+      ...overrides.server,
     },
     { id: FLOW_IDS.publishSource, type: SOURCE_TYPE, z, wires: [['publish']] },
     {
@@ -90,6 +95,7 @@ function flows(baseUrl: string, maxConcurrent: number): object[] {
       detectorName: 'BenchCam',
       detectorNameType: 'str',
       wires: [['sink']],
+      ...overrides.publish,
     },
     { id: FLOW_IDS.lookupSource, type: SOURCE_TYPE, z, wires: [['lookup']] },
     {
@@ -111,12 +117,15 @@ export async function startRuntime(options: {
   username: string;
   password: string;
   maxConcurrent: number;
+  /** Settings that replace the config node's or the publish node's (bench/outbox.ts turns the outbox on). */
+  server?: object;
+  publish?: object;
 }): Promise<EmbeddedRuntime> {
   const userDir = mkdtempSync(path.join(tmpdir(), 'identities-bench-'));
   writeBenchModule(path.join(userDir, 'node_modules', 'identities-bench-nodes'));
   writeFileSync(
     path.join(userDir, 'flows.json'),
-    JSON.stringify(flows(options.baseUrl, options.maxConcurrent)),
+    JSON.stringify(flows(options.baseUrl, options.maxConcurrent, options)),
   );
   // credentialSecret false: the credentials file is plain JSON, written here as the editor would.
   writeFileSync(
