@@ -78,7 +78,7 @@ function detections(
     const id = inputs.msgText(name);
     const query = {
       skip: inputs.optionalMsgCount('skip'),
-      take: inputs.optionalMsgCount('take'),
+      take: inputs.optionalMsgCount('take', 1),
       epochStartMs: inputs.optionalMsgEpochMs('epochStartMs'),
       epochEndMs: inputs.optionalMsgEpochMs('epochEndMs'),
       dateAscending: inputs.optionalMsgFlag('dateAscending'),

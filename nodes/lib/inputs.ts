@@ -278,14 +278,14 @@ export class Inputs {
     return value === undefined || value === null ? this.fail('missing', naming) : value;
   }
 
-  /** A count from a fixed msg property (msg.skip, msg.take): a whole number, 0 or more. */
-  optionalMsgCount(name: string): number | undefined {
+  /** A count from a fixed msg property (msg.skip, msg.take): a whole number, `min` or more. */
+  optionalMsgCount(name: string, min = 0): number | undefined {
     const naming = this.msgProperty(name, name);
     const value = this.msg[name];
     if (!isPresent(value)) return undefined;
     const number = typeof value === 'string' ? Number(value) : value;
-    if (typeof number === 'number' && Number.isInteger(number) && number >= 0) return number;
-    return this.fail('notCount', naming, { found: this.describe(value) });
+    if (typeof number === 'number' && Number.isInteger(number) && number >= min) return number;
+    return this.fail('notCount', naming, { found: this.describe(value), min });
   }
 
   /** A switch from a fixed msg property (msg.dateAscending). */
@@ -343,8 +343,12 @@ export class Inputs {
   bodyPeriod(body: Record<string, unknown>, name: string): void {
     const value = body[name];
     if (value === undefined || value === null) return;
-    if (typeof value === 'number' && value >= 0 && value <= MAX_PERIOD_DAYS) body[name] = period(value);
-    else if (!(typeof value === 'string' && PERIOD.test(value.trim()))) {
+    // A positive number of days too small for a second would become 00:00:00: "never expires".
+    const days =
+      typeof value === 'number' && value <= MAX_PERIOD_DAYS && (value === 0 || value * MS_PER_DAY >= 500);
+    if (days) body[name] = period(value);
+    else if (typeof value === 'string' && PERIOD.test(value.trim())) body[name] = value.trim();
+    else {
       const found = typeof value === 'string' ? `"${value.slice(0, 40)}"` : this.describe(value);
       this.fail('notPeriod', { subject: () => `msg.payload.${name}` }, { found });
     }
@@ -365,9 +369,11 @@ export class Inputs {
 
   private asTime(value: unknown, naming: Naming): Date | undefined {
     if (!isPresent(value)) return undefined;
+    // Milliseconds often arrive as text (an HTTP query, an environment variable).
+    const epochText = typeof value === 'string' && /^\d+$/.test(value.trim());
     const time =
       value instanceof Date || typeof value === 'number' || typeof value === 'string'
-        ? new Date(value)
+        ? new Date(epochText ? Number(value) : value)
         : undefined;
     if (!time || Number.isNaN(time.getTime())) return this.fail('notTime', naming);
     return time;

@@ -63,7 +63,11 @@ describe('record nodes', function () {
       const created = (await run('createTag', { payload: 'Staff' })) as Item;
       assert.equal(created.tagName, 'Staff', 'a text payload is the tag name');
       assert.match(String(created.tagId), /^[0-9a-f-]{36}$/);
-      await run('createTag', { payload: { tagName: 'Visitor', defaultExpirePeriod: '08:00:00' } });
+      // Pasted with spaces around it: sent as the period alone.
+      const visitor = (await run('createTag', {
+        payload: { tagName: 'Visitor', defaultExpirePeriod: ' 08:00:00 ' },
+      })) as Item;
+      assert.equal(visitor.defaultExpirePeriod, '08:00:00');
 
       const listed = (await run('listTags')) as Item[];
       assert.ok(listed.length >= 2);
@@ -118,6 +122,11 @@ describe('record nodes', function () {
         'a period that is not one',
         { tagName: 'VIP', defaultExpirePeriod: 'a week' },
         /msg\.payload\.defaultExpirePeriod must be a period such as 30\.00:00:00 .*, but is "a week"$/,
+      ],
+      [
+        'a number of days too small for a second, which would read as never',
+        { tagName: 'VIP', defaultExpirePeriod: 1e-9 },
+        /msg\.payload\.defaultExpirePeriod must be a period such as 30\.00:00:00 .*, but is a number$/,
       ],
       [
         'more days than a period holds',
@@ -312,7 +321,8 @@ describe('record nodes', function () {
       const [detection] = (await run('getDetectionsByFace', {
         ...span,
         faceId,
-        epochStartMs: times[2],
+        // Milliseconds as text, as an HTTP query or an environment variable gives them.
+        epochStartMs: String(Date.parse(times[2]!)),
       })) as Item[];
       assert.equal(detection!.detector, 'Lobby');
     });
@@ -423,7 +433,12 @@ describe('record nodes', function () {
       [
         'a take that is no number',
         { operation: 'getDetectionsByPerson', take: 'many' },
-        /getDetectionsByPerson: msg\.take must be a whole number, 0 or more, but is a string$/,
+        /getDetectionsByPerson: msg\.take must be a whole number, 1 or more, but is a string$/,
+      ],
+      [
+        'a take of none',
+        { operation: 'getDetectionsByPerson', take: 0 },
+        /getDetectionsByPerson: msg\.take must be a whole number, 1 or more, but is a number$/,
       ],
       [
         'a negative skip',
