@@ -497,7 +497,7 @@ function uiTemplate(
 const AT_THE_DOOR_TEMPLATE = `<template>
     <div class="door">
         <div v-if="msg?.payload?.watch?.length" class="door-banner">WATCH LIST: {{ msg.payload.watch.join(', ') }}</div>
-        <img v-if="msg?.payload?.frame" class="door-frame" :src="msg.payload.frame" alt="the latest frame" />
+        <img v-if="msg?.payload?.frame" class="door-frame" :src="msg.payload.frame" :title="msg.payload.source" :data-source="msg.payload.source" alt="the latest frame" />
         <div class="door-name">{{ msg?.payload?.name ?? 'Waiting for the camera' }}</div>
         <div class="door-time">{{ msg?.payload?.time }}</div>
         <div class="door-tags"><span v-for="tag in msg?.payload?.tags ?? []" :key="tag" class="door-tag">{{ tag }}</span></div>
@@ -600,6 +600,8 @@ const tags = [...new Set(matched.flatMap((face) => (face.person.personTags || []
 const record = msg.personId ? msg.payload : {};
 msg.payload = {
     frame: msg.frame,
+    // Which camera (its snapshot URL) or file the frame came from.
+    source: msg.url || msg.filename || '',
     time: new Date().toLocaleString(),
     name: matched.length ? matched.map((face) => nameOf(face.person)).join(', ') : faces.length ? 'Unknown visitor' : 'Nobody in the picture',
     faces: faces.map((face) => ({ name: face.person ? nameOf(face.person) : 'unknown', box: face.boundingBox })),

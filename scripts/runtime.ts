@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import sharp from 'sharp';
 import { IdentitiesClient } from '../client/client';
 import type { Emulator } from '../emulator/server';
 import { nodeDefaults } from '../nodes/lib/defaults';
@@ -166,6 +167,26 @@ export const DEMO_PHOTOS = ['obama2.jpg', 'two_people.jpg', 'obama2-exif-rotated
   (file) => path.join(FIXTURES, file),
 );
 
+/**
+ * The demo camera's frames, written into `dir`: DEMO_PHOTOS at most 800 px on a side, as a door
+ * camera's snapshots are (the fixtures are photos of up to 2 megapixels, which annotate-image, in
+ * pure JavaScript, takes seconds to draw on). The EXIF-rotated one stays sideways, with its tag.
+ */
+export async function writeCameraFrames(dir: string): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  return Promise.all(
+    DEMO_PHOTOS.map(async (photo) => {
+      const frame = path.join(dir, path.basename(photo));
+      await sharp(photo)
+        .resize({ width: 800, height: 800, fit: 'inside' })
+        .keepMetadata()
+        .jpeg({ quality: 90 })
+        .toFile(frame);
+      return frame;
+    }),
+  );
+}
+
 type FlowNode = Record<string, unknown> & { id: string; type: string };
 
 /**
@@ -173,7 +194,7 @@ type FlowNode = Record<string, unknown> & { id: string; type: string };
  * of its own, photos from test/fixtures, example 10's snapshot taken once at start. Its ids get a
  * `demo-` prefix, so that the example itself still imports into the demo's editor without a question.
  */
-function demoExample(title: string): FlowNode[] {
+function demoExample(title: string, cameraFrames: string[]): FlowNode[] {
   const flow = JSON.parse(readFileSync(path.join(ROOT, 'examples', `${title}.json`), 'utf8')) as FlowNode[];
   const server = flow.find((node) => node.type === 'identities-config')?.id;
   const ids = new Set(flow.map((node) => node.id));
@@ -195,7 +216,7 @@ function demoExample(title: string): FlowNode[] {
         return { ...demo, once: true, onceDelay: '3' };
       if (demo.type === 'change' && demo.name === 'the photos (set the paths)') {
         const [rule] = demo.rules as object[];
-        return { ...demo, rules: [{ ...rule, to: JSON.stringify(DEMO_PHOTOS) }] };
+        return { ...demo, rules: [{ ...rule, to: JSON.stringify(cameraFrames) }] };
       }
       return demo;
     });
@@ -203,13 +224,13 @@ function demoExample(title: string): FlowNode[] {
 
 /**
  * The demo: its own tab (inject -> file in (obama2.jpg) -> publish -> debug) with a config node
- * that trusts `caFile`, and, unless `examples` is false, examples 10 (annotated frames) and 11 (the
- * door-monitor dashboard with its simulated camera) set up on the same server.
+ * that trusts `caFile`, and, given the camera's frames (writeCameraFrames), examples 10 (annotated
+ * frames) and 11 (the door-monitor dashboard with its simulated camera) set up on the same server.
  */
 export function demoFlows(
   emulatorUrl: string,
   caFile: string,
-  examples = true,
+  cameraFrames?: string[],
 ): { flows: object[]; credentials: object } {
   const tab = DEMO_IDS.tab;
   const flows = [
@@ -289,7 +310,7 @@ export function demoFlows(
       version: 1,
     },
     trustingTlsConfig(DEMO_IDS.tls, caFile),
-    ...(examples ? DEMO_EXAMPLES.flatMap(demoExample) : []),
+    ...(cameraFrames ? DEMO_EXAMPLES.flatMap((title) => demoExample(title, cameraFrames)) : []),
   ];
   return { flows, credentials: { [DEMO_IDS.server]: { username: 'admin', password: 'admin' } } };
 }

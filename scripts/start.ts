@@ -9,7 +9,15 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startEmulator } from '../emulator/server';
-import { demoFlows, prepareUserDir, ROOT, seedDemo, spawnNodeRed, writeFlows } from './runtime';
+import {
+  demoFlows,
+  prepareUserDir,
+  ROOT,
+  seedDemo,
+  spawnNodeRed,
+  writeCameraFrames,
+  writeFlows,
+} from './runtime';
 
 const DEMO = path.join(ROOT, '.demo');
 const USER_DIR = path.join(DEMO, 'node-red');
@@ -30,7 +38,8 @@ async function main(): Promise<void> {
 
   prepareUserDir(USER_DIR, { port: NODE_RED_PORT });
   if (!existsSync(path.join(USER_DIR, 'flows.json'))) {
-    const { flows, credentials } = demoFlows(emulator.url, CA_FILE);
+    const frames = await writeCameraFrames(path.join(DEMO, 'camera'));
+    const { flows, credentials } = demoFlows(emulator.url, CA_FILE, frames);
     writeFlows(USER_DIR, flows, credentials);
   }
 
@@ -39,7 +48,8 @@ async function main(): Promise<void> {
     process.stdout.write(chunk);
     if (chunk.toString().includes('Started flows')) {
       console.log(
-        `\nNode-RED editor: http://127.0.0.1:${NODE_RED_PORT}/  (open it, click the inject node of the demo flow)`,
+        `\nNode-RED editor: http://127.0.0.1:${NODE_RED_PORT}/  (open it, click the inject node of the demo flow)\n` +
+          `Door-monitor dashboard: http://127.0.0.1:${NODE_RED_PORT}/dashboard/door`,
       );
     }
   });
