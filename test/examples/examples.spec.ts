@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { IdentitiesClient } from '../../client/client';
 import type { Emulator } from '../../emulator/server';
-import { ROOT } from '../../scripts/runtime';
+import { PACKAGE, ROOT } from '../../scripts/runtime';
 import { emulator, eventually, face, helper, NODE_RED, NODE_TYPES, type FlowNode } from '../nodes/harness';
 
 const EXAMPLES = path.join(ROOT, 'examples');
@@ -28,6 +28,20 @@ const FILES = readdirSync(EXAMPLES)
 function readExample(file: string): FlowNode[] {
   return JSON.parse(readFileSync(path.join(EXAMPLES, file), 'utf8')) as FlowNode[];
 }
+
+/** The node modules an example lists besides ours (the editor's module list, for Import to offer). */
+function extraModules(file: string): string[] {
+  const list = readExample(file).find((node) => node.type === 'global-config')?.modules as object | undefined;
+  return Object.keys(list ?? {})
+    .filter((module) => module !== PACKAGE)
+    .sort();
+}
+
+/**
+ * The examples that need only core nodes and ours run here; those with other modules (10, 11) run
+ * in a real Node-RED with those modules, as the npm start demo: test/e2e/dashboard.spec.ts.
+ */
+const CORE_ONLY = FILES.filter((file) => extraModules(file).length === 0);
 
 type NodeInitializer = (RED: NodeAPI) => void;
 
@@ -98,8 +112,25 @@ describe('the examples', function () {
     it('are each run below', function () {
       assert.deepEqual(
         Object.keys(RUNS).sort(),
-        FILES.map((name) => name.slice(0, 2)),
+        CORE_ONLY.map((name) => name.slice(0, 2)),
       );
+    });
+
+    it('list the node modules they need besides the core and ours; the basic ones need none', function () {
+      const needs = Object.fromEntries(FILES.map((file) => [file.slice(0, 2), extraModules(file)]));
+      assert.deepEqual(needs, {
+        ...Object.fromEntries(CORE_ONLY.map((file) => [file.slice(0, 2), []])),
+        '10': ['node-red-contrib-image-output', 'node-red-node-annotate-image'],
+        '11': [
+          '@flowfuse/node-red-dashboard',
+          'node-red-contrib-image-output',
+          'node-red-node-annotate-image',
+        ],
+      });
+      for (const file of CORE_ONLY.filter((name) => name < '10')) {
+        const types = readExample(file).map((node) => node.type);
+        assert.ok(!types.includes('global-config'), `${file} has no module list`);
+      }
     });
 
     for (const file of FILES) {
@@ -123,7 +154,16 @@ describe('the examples', function () {
           fileNodes.length > 0,
           'file in nodes are spoken of iff present',
         );
-        for (const node of fileNodes) assert.match(String(node.filename), PLACEHOLDER_PATH);
+        // A file in node reads the path it was set to, or the one msg.filename names (11's camera, whose
+        // change node lists the photos).
+        const photos = flow.find((n) => n.name === 'the photos (set the paths)')?.rules as
+          { to: string }[] | undefined;
+        for (const node of fileNodes) {
+          const paths =
+            node.filenameType === 'msg' ? (JSON.parse(photos?.[0]?.to ?? '[]') as string[]) : [node.filename];
+          assert.ok(paths.length > 0, `${String(node.name)} reads a file`);
+          for (const file of paths) assert.match(String(file), PLACEHOLDER_PATH);
+        }
       });
     }
   });
@@ -255,7 +295,7 @@ describe('the examples', function () {
       },
     };
 
-    for (const file of FILES) {
+    for (const file of CORE_ONLY) {
       it(`${file}: the second run works as the first`, async function () {
         const { flow, got } = await load(file);
         for (const run of ['first', 'second'] as const) {
