@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/outbox.ts [--entries 1000] [--messages 3000]`: the outbox's figures (issue 15).
+ * `npm run bench:outbox -- [--entries 1000] [--messages 3000]`: the outbox's figures (issue 15).
  *
  * 1. Delivery rate once the server is back: an outbox filled with `entries` camera images (50 KB
  *    and 200 KB) is delivered by the courier, one entry at a time, through the client to the

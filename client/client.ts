@@ -176,7 +176,7 @@ const DEFAULT_TIMEOUT_MS = 30_000;
  *   publish.
  */
 const PUBLISH_WITH_RESPONSE_RETRY_WINDOW_MS = 5_000;
-const DEFAULT_MAX_IMAGE_BYTES = 15 * 1024 * 1024;
+export const DEFAULT_MAX_IMAGE_BYTES = 15 * 1024 * 1024;
 
 export function normalizeBaseUrl(baseUrl: string): string {
   let url: URL;

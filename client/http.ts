@@ -138,7 +138,10 @@ export class Transport {
       };
       const onAbort = () => {
         if (settled) return;
-        finish(abortError(operation, signal));
+        // A timeout before the last byte left (a server that never accepted the connection) leaves
+        // the server without the whole request, as a refused connection does.
+        const err = abortError(operation, signal);
+        finish(handedOff ? err : new ApiError({ ...err, message: err.message, unsent: true }));
         req.destroy();
       };
       const req = (secure ? https : http).request(options, (res: IncomingMessage) => {

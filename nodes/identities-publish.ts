@@ -3,13 +3,14 @@
  * faces, or to publish (fire-and-forget) when the flow does not need the result.
  */
 import type { NodeAPI, NodeMessage, NodeMessageInFlow, NodeMessageParts } from 'node-red';
-import type {
-  CallOptions,
-  DetectedFace,
-  FaceEdgePublishResponse,
-  IdentitiesClient,
-  PublishOptions,
-  PublishRequest,
+import {
+  DEFAULT_MAX_IMAGE_BYTES,
+  type CallOptions,
+  type DetectedFace,
+  type FaceEdgePublishResponse,
+  type IdentitiesClient,
+  type PublishOptions,
+  type PublishRequest,
 } from '../client/client';
 import { toImageBuffer } from '../client/images';
 import { annotation, personName } from './lib/faces';
@@ -60,9 +61,6 @@ const MATCHED = 0;
 const UNKNOWN = 1;
 const NO_FACE = 2;
 
-/** The client's default limit (client/client.ts DEFAULT_MAX_IMAGE_BYTES; the config node sets none). */
-const MAX_IMAGE_BYTES = 15 * 1024 * 1024;
-
 /**
  * A detection as the outbox keeps it: the fields the node hands the client. The image was checked
  * by the client on the first attempt, or is checked here when it joins the queue untried. An empty
@@ -70,7 +68,7 @@ const MAX_IMAGE_BYTES = 15 * 1024 * 1024;
  */
 function outboxEntry(sent: PublishRequest, detectTimeUtc: string): OutboxEntry {
   return {
-    expanded: toImageBuffer('publish', 'expanded', sent.expanded, { maxBytes: MAX_IMAGE_BYTES }),
+    expanded: toImageBuffer('publish', 'expanded', sent.expanded, { maxBytes: DEFAULT_MAX_IMAGE_BYTES }),
     detectorName: sent.detectorName,
     ianaTimeZone: sent.ianaTimeZone ?? '',
     detectTimeUtc,

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import sharp from 'sharp';
+import { json } from '../../client/bodies';
 import { IdentitiesClient } from '../../client/client';
+import { Transport } from '../../client/http';
 import { ApiError, type ApiErrorInit } from '../../client/errors';
 import { isTransient, RetryPolicy, type RetryOptions } from '../../client/retry';
 import { startEmulator, type Emulator } from '../../emulator/server';
@@ -336,5 +338,36 @@ describe('retries against the emulator', function () {
       },
     );
     client.close();
+  });
+});
+
+describe('transport: what a timeout leaves on the server', function () {
+  it('a timeout before the request left (a server that never answers the TLS handshake) is unsent', async function () {
+    // Accepts the connection and says nothing: the handshake never ends, so no byte of the request is sent.
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const transport = new Transport({});
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new ApiError({ operation: 'publish', code: 'TIMEOUT', message: 'no answer' })),
+      300,
+    );
+    try {
+      await assert.rejects(
+        transport.send({
+          operation: 'publish',
+          method: 'POST',
+          url: `https://127.0.0.1:${port}/api/v1/faceEdge/publish`,
+          body: json({ detectorName: 'door' }),
+          signal: controller.signal,
+        }),
+        (err: ApiError) => err.code === 'TIMEOUT' && err.unsent,
+      );
+    } finally {
+      clearTimeout(timer);
+      transport.close();
+      silent.close();
+    }
   });
 });
