@@ -294,8 +294,9 @@ const CONTRACTOR: Tag = {
 };
 
 /**
- * A fixed document id (msg.documentId, the upload's publicId): a second run of example 04 replaces
- * the document instead of adding another.
+ * A fixed document id (msg.documentId, the upload's publicId): a second run of example 04 sends the
+ * document under the same id, which the emulator takes as a replacement (inferred: the guide is
+ * silent on a repeated publicId).
  */
 const DOCUMENT_ID = '6f1c2d3e-4b5a-4c6d-8e7f-90a1b2c3d4e5';
 
@@ -1077,7 +1078,7 @@ export const EXAMPLES: Example[] = [
     title: '04 Keep a person - aliases, tags, notes and a document',
     about: {
       name: "Keep a person's record: alias, a tag, a note and a document, then read it back",
-      info: `Set msg.personId in the inject node to a person of yours (e.g. the msg.personId example 02 shows). The chain gets the person first and keeps it in msg.person. It adds the alias John Smith; finds the tag **${WATCH_LIST.tagName}** by name (**tags: list tags** with msg.tagName) and creates it only when it is missing, with defaultExpirePeriod ${WATCH_LIST.defaultExpirePeriod} (90 days); puts it on the person; adds the note *Loading dock* (summary, body, author); uploads a document under a fixed msg.documentId; and finally gets the whole person. Run it again and it updates the same records instead of adding copies: the alias and the note found in msg.person go with their personAliasId and noteId, the tag the person has already (**people: get person tags** with msg.tagName) with its personTagId, and the document replaces the one with the same id. Each **people** node does one operation, chosen in its dialog; ids travel in msg.personId, msg.tagId and msg.documentId.`,
+      info: `Set msg.personId in the inject node to a person of yours (e.g. the msg.personId example 02 shows). The chain gets the person first and keeps it in msg.person. It adds the alias John Smith; finds the tag **${WATCH_LIST.tagName}** by name (**tags: list tags** with msg.tagName) and creates it only when it is missing, with defaultExpirePeriod ${WATCH_LIST.defaultExpirePeriod} (90 days); puts it on the person; adds the note *Loading dock* (summary, body, author); uploads a document under a fixed msg.documentId; and finally gets the whole person. Run it again and it updates the same records instead of adding copies: the alias and the note found in msg.person go with their personAliasId and noteId, the tag the person has already (**people: get person tags** with msg.tagName) with its personTagId where the server gives one (otherwise it is left as it is: a PUT without an id would apply it twice), and the document goes up again under the same id (the emulator replaces it; the guide does not say what a server does with a repeated publicId). Each **people** node does one operation, chosen in its dialog; ids travel in msg.personId, msg.tagId and msg.documentId.`,
     },
     files: 'document',
     nodes: [
@@ -1148,7 +1149,23 @@ export const EXAMPLES: Example[] = [
         operation: 'getPersonTags',
         x: 1110,
         y: 180,
-        wires: [['personTag']],
+        wires: [['renewable']],
+      },
+      {
+        // A person tag without a personTagId (the guide's objects show none) cannot be renewed: a
+        // PUT without an id would apply the tag a second time, so it is left as it is.
+        key: 'renewable',
+        type: 'switch',
+        name: 'not on yet, or renewable by its id',
+        property: '$count(payload) = 0 or $exists(payload[0].personTagId)',
+        propertyType: 'jsonata',
+        rules: [{ t: 'true' }, { t: 'else' }],
+        checkall: 'false',
+        repair: false,
+        outputs: 2,
+        x: 1190,
+        y: 240,
+        wires: [['personTag'], ['note']],
       },
       change(
         'personTag',
