@@ -13,6 +13,7 @@ import {
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -286,7 +287,13 @@ describe('the npm package, installed from its tarball into Node-RED', function (
       'package.json',
     ];
     for (const file of expected) assert.ok(files.includes(file), `${file} is missing`);
-    assert.equal(files.filter((file) => file.startsWith('examples/') && file.endsWith('.json')).length, 9);
+    // Every example of the repository, and nothing else under examples/.
+    assert.deepEqual(
+      files.filter((file) => file.startsWith('examples/')).sort(),
+      readdirSync(path.join(ROOT, 'examples'))
+        .map((name) => `examples/${name}`)
+        .sort(),
+    );
     // What package.json's "files" lets in (npm adds package.json), less the sources, the emulator,
     // tests, bench and scripts, source maps, and the nodes' declarations, whatever "files" says.
     const included = [...MANIFEST.files.filter((entry) => !entry.startsWith('!')), 'package.json'];
