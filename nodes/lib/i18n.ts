@@ -18,7 +18,10 @@ export function shared(key: string): string {
 const translated = new Map<string, string>();
 const MAX_CACHED = 1000;
 
-/** RED._, remembered. Substitutions are part of the key; past MAX_CACHED texts nothing more is kept. */
+/**
+ * RED._, remembered. Substitutions are part of the key, so one-off texts (input errors naming what
+ * was found) come and go: a full memory starts again rather than keeping them and no new ones.
+ */
 export function translate(
   RED: Pick<NodeAPI, '_'>,
   key: string,
@@ -29,7 +32,10 @@ export function translate(
   if (text === undefined) {
     text = RED._(key, substitutions);
     // The key itself comes back while a catalog is not loaded yet: ask again next time.
-    if (text !== key && translated.size < MAX_CACHED) translated.set(id, text);
+    if (text !== key) {
+      if (translated.size >= MAX_CACHED) translated.clear();
+      translated.set(id, text);
+    }
   }
   return text;
 }

@@ -17,6 +17,14 @@ describe('translate', () => {
     assert.deepEqual(calls, ['spec.once', 'spec.once', 'spec.once']);
   });
 
+  it('keeps remembering after many one-off texts (errors with what was found) filled its memory', () => {
+    const { calls, red } = fakeRed((key) => `text of ${key}`);
+    for (let i = 0; i < 2500; i++) translate(red, 'spec.error', { found: i });
+    translate(red, 'spec.status');
+    translate(red, 'spec.status');
+    assert.equal(calls.filter((key) => key === 'spec.status').length, 1);
+  });
+
   it('asks again while the catalog answers with the bare key', () => {
     let loaded = false;
     const { calls, red } = fakeRed((key) => (loaded ? 'Hallo' : key));
