@@ -31,7 +31,7 @@ function checkServer(args: string[], env: Record<string, string | undefined>): P
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'scripts', 'check-server.ts'), ...args],
+      ['--import', 'tsx', path.join(ROOT, 'client', 'check-server.ts'), ...args],
       { cwd: ROOT, env: childEnv, timeout: 60_000 },
       (_err, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
     );

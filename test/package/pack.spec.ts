@@ -319,6 +319,19 @@ describe('the npm package, installed from its tarball into Node-RED', function (
       assert.equal(lstatSync(path.join(userDir, 'node_modules', name), { throwIfNoEntry: false }), undefined);
   });
 
+  it('installs the server check as a command that runs from the package alone', async function () {
+    const command = path.join(userDir, 'node_modules', '.bin', 'econnect-identities-check-server');
+    // No URL: the usage text and exit status 2, without reaching any server.
+    await assert.rejects(
+      run(command, [], { env: { PATH: process.env.PATH } }),
+      (err: { code?: number; stderr?: string }) => {
+        assert.equal(err.code, 2);
+        assert.match(String(err.stderr), /^usage: npx econnect-identities-check-server URL/);
+        return true;
+      },
+    );
+  });
+
   it('loads all nine node types in Node-RED with no error', async function () {
     const reply = await request(`${url}nodes`, { headers: { Accept: 'application/json' } });
     assert.equal(reply.status, 200);

@@ -1,5 +1,7 @@
+#!/usr/bin/env node
 /**
- * `npm run check-server -- URL`: runs the read-only operations of the API against a real server and
+ * `npx econnect-identities-check-server URL` where the package is installed (`npm run check-server --
+ * URL` in a clone): runs the read-only operations of the API against a real server and
  * prints a conformance report (each operation's outcome, and every place where an answer differs
  * from openapi/identities.yaml) that a user can send us. The guide is cut short in places and no
  * real server is within our reach: this is how the field tells us what the contract got wrong.
@@ -9,10 +11,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { ApiError } from '../client/errors';
-import { IdentitiesClient, type DriftReport, type IdentityPersonItem, type TlsOptions } from '../client';
+import { ApiError } from './errors';
+import { IdentitiesClient, type DriftReport, type IdentityPersonItem } from './client';
+import type { TlsOptions } from './http';
 
-const USAGE = `usage: npm run check-server -- URL [--insecure] [--ca FILE] [--person ID]
+const USAGE = `usage: npx econnect-identities-check-server URL [--insecure] [--ca FILE] [--person ID]
+       (in a clone of the repository: npm run check-server -- URL ...)
 
 Checks a real eConnect Identities server against the contract this package was built from, with
 read-only calls only, and prints a report to send to the package's maintainers.
