@@ -34,19 +34,15 @@ export function byMsgId(
   };
 }
 
-/**
- * An operation whose inputs are two ids from the message, e.g. msg.personId and msg.noteId; the
- * second fills the path's `secondField` when that has another name (msg.aliasId for {aliasId}).
- */
+/** An operation whose inputs are two ids from the message, e.g. msg.personId and msg.noteId. */
 export function byMsgIds(
   first: string,
   second: string,
   ask: (client: IdentitiesClient, firstId: string, secondId: string, call: CallOptions) => Promise<unknown>,
-  secondField = second,
 ): Operation {
   return async (inputs) => {
     const firstId = inputs.msgText(first);
-    const secondId = inputs.msgText(second, secondField);
+    const secondId = inputs.msgText(second);
     return (client, call) => ask(client, firstId, secondId, call);
   };
 }
