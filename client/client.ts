@@ -176,6 +176,16 @@ const DEFAULT_TIMEOUT_MS = 30_000;
  *   publish.
  */
 const PUBLISH_WITH_RESPONSE_RETRY_WINDOW_MS = 5_000;
+/** publishWithResponse's switches, which the fire-and-forget publish does not have. */
+const PUBLISH_SWITCHES = [
+  'largestFaceOnly',
+  'allowDoubleDetection',
+  'includePerson',
+  'includeNames',
+  'includeAddresses',
+  'includeTags',
+  'includeFields',
+] as const satisfies readonly (keyof PublishOptions)[];
 export const DEFAULT_MAX_IMAGE_BYTES = 15 * 1024 * 1024;
 
 export function normalizeBaseUrl(baseUrl: string): string {
@@ -349,29 +359,12 @@ export class IdentitiesClient {
     request: PublishRequest,
     options?: CallOptions,
   ): Promise<FaceEdgePublishResponse> {
-    const {
-      largestFaceOnly,
-      allowDoubleDetection,
-      includePerson,
-      includeNames,
-      includeAddresses,
-      includeTags,
-      includeFields,
-    } = request;
-    const switches = {
-      largestFaceOnly,
-      allowDoubleDetection,
-      includePerson,
-      includeNames,
-      includeAddresses,
-      includeTags,
-      includeFields,
-    };
+    const switches = Object.fromEntries(PUBLISH_SWITCHES.map((name) => [name, request[name]]));
     return this.json(
       'publishWithResponse',
       {
         ...this.publishSpec('publishWithResponse', request, switches),
-        idempotent: allowDoubleDetection !== true,
+        idempotent: request.allowDoubleDetection !== true,
         idempotentForMs: PUBLISH_WITH_RESPONSE_RETRY_WINDOW_MS,
       },
       options,

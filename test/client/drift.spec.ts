@@ -92,6 +92,15 @@ describe('drift', function () {
       ]);
     });
 
+    it('stops at 200 reports, however many new field names a server makes up', function () {
+      const reports: DriftReport[] = [];
+      const watch = new DriftWatch((report) => reports.push(report));
+      const keyedByIds = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`id${i}`, i]));
+      watch.check('getTag', { tagId: 't', tagName: 'VIP', ...keyedByIds });
+      watch.check('getTag', { tagId: 't', name: 'VIP' });
+      assert.equal(reports.length, 200);
+    });
+
     it('checks every answer until 20 in a row bring nothing new, then one in 16, and every one again after news', function () {
       const reports: string[] = [];
       const watch = new DriftWatch((report) => reports.push(report.field));
